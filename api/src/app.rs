@@ -1,0 +1,82 @@
+//! Application state and the router with its layers.
+
+use axum::{
+    Router,
+    extract::FromRef,
+    http::{HeaderName, Method, header},
+};
+use orderflow_shared::settings::Settings;
+use sqlx::PgPool;
+use std::sync::Arc;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    limit::RequestBodyLimitLayer,
+    timeout::TimeoutLayer,
+};
+
+use crate::{
+    auth::{jwt::JwtKeys, password::Passwords},
+    error::ApiError,
+    middleware::request_context,
+    openapi, routes,
+};
+
+/// Largest request body accepted (413 above).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub db: PgPool,
+    pub redis: redis::Client,
+    pub jwt: Arc<JwtKeys>,
+    pub passwords: Passwords,
+    pub settings: Arc<Settings>,
+}
+
+/// Every route, the docs, and the layers that apply to all of them.
+pub fn router(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    let (api, spec) = openapi::api_router(&settings).split_for_parts();
+
+    Router::new()
+        .merge(api)
+        .merge(routes::health::router())
+        .merge(routes::docs::router(spec))
+        .fallback(|| async { ApiError::NotFound("Not found".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state)
+        // Innermost first: the body limit and timeout sit inside the panic catcher, and the
+        // request context (id, logs, error contract) wraps everything.
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            settings.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(request_context::panic_response))
+        .layer(cors(&settings))
+        .layer(axum::middleware::from_fn(request_context::request_context))
+}
+
+/// CORS for the configured origins only; none configured means same-origin only.
+fn cors(settings: &Settings) -> CorsLayer {
+    let origins: Vec<_> = settings
+        .cors_origins
+        .iter()
+        .filter_map(|o| o.parse().ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::LOCATION,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("idempotent-replayed"),
+        ])
+}

@@ -1,0 +1,84 @@
+//! `CurrentUser`: the authenticated caller, from a bearer token checked against the database
+//! (so deactivation and role changes take effect at once, not when the token expires).
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use orderflow_shared::{db, domain::Role};
+
+use crate::{app::AppState, error::ApiError};
+
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub role: Role,
+    pub customer_id: Option<i64>,
+}
+
+impl CurrentUser {
+    pub fn require_staff(&self) -> Result<(), ApiError> {
+        if self.role.is_staff_or_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+
+    /// The customer record a `customer` user acts as; `None` for staff and admins.
+    pub fn own_customer_id(&self) -> Option<i64> {
+        match self.role {
+            Role::Customer => self.customer_id,
+            _ => None,
+        }
+    }
+
+    /// Staff and admins see every customer; a customer only itself.
+    pub fn can_see_customer(&self, customer_id: i64) -> bool {
+        self.role.is_staff_or_admin() || self.customer_id == Some(customer_id)
+    }
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::Unauthorized("Could not validate credentials".into())
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::Unauthorized("Not authenticated".into()))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                let (scheme, token) = h.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(unauthorized)?;
+        let claims = state.jwt.verify(token).map_err(|err| {
+            tracing::info!(reason = %err, "access token refused");
+            unauthorized()
+        })?;
+        let user_id: i64 = claims.sub.parse().map_err(|_| unauthorized())?;
+        let user = db::users::get(&state.db, user_id)
+            .await?
+            .filter(|u| u.is_active)
+            .ok_or_else(unauthorized)?;
+        tracing::Span::current().record("user_id", user.id);
+        Ok(Self {
+            id: user.id,
+            role: user.role,
+            customer_id: user.customer_id,
+        })
+    }
+}

@@ -1,0 +1,221 @@
+//! The one error contract: every failure, from any layer, becomes
+//! `{"detail", "code", "request_id"}` (plus `errors` for 422).
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use orderflow_shared::domain::FieldError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::middleware::request_context;
+
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("Insufficient permissions")]
+    Forbidden,
+    #[error("{0}")]
+    ForbiddenWith(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Request body too large")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{detail}")]
+    Validation {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("Too many requests")]
+    RateLimited { retry_after_seconds: Option<u64> },
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything unexpected. The cause is logged, never sent.
+    #[error("Internal server error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    #[schema(example = "Insufficient permissions")]
+    pub detail: String,
+    #[schema(example = "forbidden")]
+    pub code: &'static str,
+    #[schema(example = "2b1f6a7e-3c1d-4a8e-9a7b-6a0c1e6b9f10")]
+    pub request_id: String,
+    /// Only on 422: one entry per invalid field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// Marks a response whose body already follows the error contract.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorContract;
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation {
+            detail: "Validation failed".into(),
+            errors: vec![FieldError::new(field, message)],
+        }
+    }
+
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        Self::Validation {
+            detail: "Validation failed".into(),
+            errors,
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::NotFound(format!("{what} not found"))
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden | Self::ForbiddenWith(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden | Self::ForbiddenWith(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Validation { .. } => "validation_error",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The error a bare status from a lower layer (router, tower middleware) stands for.
+    pub fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::BAD_REQUEST => Self::BadRequest("Bad request".into()),
+            StatusCode::UNAUTHORIZED => Self::Unauthorized("Not authenticated".into()),
+            StatusCode::FORBIDDEN => Self::Forbidden,
+            StatusCode::NOT_FOUND => Self::NotFound("Not found".into()),
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                Self::UnsupportedMediaType("Unsupported media type".into())
+            }
+            StatusCode::TOO_MANY_REQUESTS => Self::RateLimited {
+                retry_after_seconds: None,
+            },
+            StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
+                Self::Unavailable("Service unavailable, try again later".into())
+            }
+            s if s.is_client_error() => {
+                Self::BadRequest(s.canonical_reason().unwrap_or("Bad request").to_string())
+            }
+            _ => Self::Internal(anyhow::anyhow!("lower layer answered {status}")),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let request_id = request_context::current_request_id().unwrap_or_default();
+        match &self {
+            Self::Internal(err) => {
+                tracing::error!(error = ?err, "internal error: {err:#}");
+            }
+            Self::Unavailable(detail) => tracing::warn!(%detail, "dependency unavailable"),
+            _ => tracing::debug!(status = status.as_u16(), detail = %self, "request refused"),
+        }
+        let code = self.code();
+        let (detail, errors) = match self {
+            Self::Validation { detail, errors } => (detail, Some(errors)),
+            other => (other.to_string(), None),
+        };
+        let body = ErrorBody {
+            detail,
+            code,
+            request_id,
+            errors,
+        };
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response.extensions_mut().insert(ErrorContract);
+        response
+    }
+}
+
+/// Database errors: constraint violations become 409/422 here, in one place; an unreachable
+/// database is 503; anything else is a 500 whose cause only reaches the logs.
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err
+            && let Some((field, message)) = db.constraint().and_then(constraint_message)
+        {
+            return match db.kind() {
+                sqlx::error::ErrorKind::UniqueViolation => Self::Conflict(message.into()),
+                _ => Self::validation(field, message),
+            };
+        }
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                tracing::error!(error = %err, "database unreachable");
+                Self::Unavailable("Database unavailable".into())
+            }
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+/// The client-facing meaning of each named constraint: `(field, message)`.
+fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> {
+    Some(match constraint {
+        "users_email_key" => ("email", "Email already registered"),
+        "customers_email_key" => ("email", "A customer with this email already exists"),
+        "users_customer_id_key" => ("customer_id", "Customer already has a user"),
+        "products_sku_key" => ("sku", "A product with this SKU already exists"),
+        _ => return None,
+    })
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        Self::Internal(err)
+    }
+}

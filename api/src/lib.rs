@@ -1,0 +1,15 @@
+//! The OrderFlow HTTP API. `main.rs` only parses the command line; everything else, including
+//! what tests start on port 0, lives here.
+
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+
+pub use startup::Application;

@@ -1,0 +1,74 @@
+//! `orderflow-api [serve | migrate [up|down|status] | create-admin]`
+
+use anyhow::{Context, bail};
+use orderflow_api::{Application, auth::password::Passwords, bootstrap};
+use orderflow_shared::{db, settings::Settings, telemetry};
+
+const USAGE: &str = "usage: orderflow-api [serve | migrate [up|down|status] | create-admin]";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    telemetry::init(settings.log_format, "info,orderflow_api=debug,sqlx=warn");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        [] | ["serve"] => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await?;
+        }
+        ["migrate"] | ["migrate", "up"] => {
+            db::ensure_database(&settings)
+                .await
+                .context("creating the database")?;
+            let pool = db::connect(&settings)
+                .await
+                .context("connecting to PostgreSQL")?;
+            db::MIGRATOR.run(&pool).await?;
+            println!("migrations applied");
+        }
+        ["migrate", "down"] => {
+            let pool = db::connect(&settings)
+                .await
+                .context("connecting to PostgreSQL")?;
+            db::MIGRATOR.undo(&pool, 0).await?;
+            println!("all migrations reverted");
+        }
+        ["migrate", "status"] => {
+            let pool = db::connect(&settings)
+                .await
+                .context("connecting to PostgreSQL")?;
+            let applied: Vec<i64> =
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap_or_default();
+            for m in db::MIGRATOR
+                .iter()
+                .filter(|m| m.migration_type.is_up_migration())
+            {
+                let state = if applied.contains(&m.version) {
+                    "applied"
+                } else {
+                    "pending"
+                };
+                println!("{:>4} {:<30} {state}", m.version, m.description);
+            }
+        }
+        ["create-admin"] => {
+            let pool = db::connect(&settings)
+                .await
+                .context("connecting to PostgreSQL")?;
+            let passwords = Passwords::new(1)?;
+            let outcome = bootstrap::ensure_first_admin(&pool, &passwords, &settings).await?;
+            println!("{outcome:?}");
+            if outcome == bootstrap::Outcome::NotConfigured {
+                bail!("set FIRST_ADMIN_EMAIL and FIRST_ADMIN_PASSWORD");
+            }
+        }
+        _ => bail!("{USAGE}"),
+    }
+    Ok(())
+}

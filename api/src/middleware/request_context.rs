@@ -1,0 +1,132 @@
+//! Gives every request an id, a log span and a closing log line, and makes sure every error
+//! response — including the ones produced by the router and tower layers — follows the
+//! error contract.
+
+use axum::{
+    body::Body,
+    extract::{MatchedPath, Request},
+    http::{HeaderName, HeaderValue, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use std::time::Instant;
+use tracing::{Instrument, field};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ErrorContract};
+
+pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served on this task, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// A client-supplied id is kept when it is 1..=64 visible ASCII characters.
+fn is_sane(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+pub async fn request_context(mut req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| is_sane(id))
+        .map(str::to_owned)
+        .unwrap_or_else(|| Uuid::new_v4().to_string());
+    // Handlers and the worker payloads read the id from the request itself.
+    let header_value = HeaderValue::from_str(&request_id).expect("sane ids are valid headers");
+    req.headers_mut()
+        .insert(REQUEST_ID_HEADER.clone(), header_value.clone());
+
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("<unmatched>", |p| p.as_str())
+        .to_owned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        user_id = field::Empty,
+    );
+    let started = Instant::now();
+    let response = REQUEST_ID
+        .scope(request_id, async move {
+            let response = next.run(req).await;
+            enforce_error_contract(response)
+        })
+        .instrument(span.clone())
+        .await;
+
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::error!(status, latency_ms, "request failed");
+        } else {
+            tracing::info!(status, latency_ms, "request completed");
+        }
+    });
+    crate::metrics::record_request(method.as_str(), &route, status, latency_ms / 1000.0);
+
+    let mut response = response;
+    response
+        .headers_mut()
+        .insert(REQUEST_ID_HEADER.clone(), header_value);
+    response
+}
+
+/// Rewrites a bare error response (empty 405 from the router, 413 from the body limit, 503
+/// from the timeout, …) into the JSON error shape, keeping headers such as `Allow` and
+/// `Retry-After`.
+fn enforce_error_contract(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<ErrorContract>().is_some()
+    {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let mut fixed = ApiError::from_status(status).into_response();
+    *fixed.status_mut() = status;
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fixed.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    fixed
+}
+
+/// The body of a panic response: a fixed 500 whose cause goes to the log only.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    ApiError::Internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_sane;
+
+    #[test]
+    fn request_ids_are_kept_only_when_sane() {
+        assert!(is_sane("abc-123"));
+        assert!(is_sane(&"x".repeat(64)));
+        assert!(!is_sane(""));
+        assert!(!is_sane(&"x".repeat(65)));
+        assert!(!is_sane("has space"));
+        assert!(!is_sane("tab\there"));
+        assert!(!is_sane("ünïcode"));
+    }
+}

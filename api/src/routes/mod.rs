@@ -1,0 +1,20 @@
+//! HTTP handlers, one module per resource: extract, call the rules and SQL, respond.
+
+pub mod auth;
+pub mod customers;
+pub mod docs;
+pub mod health;
+pub mod products;
+pub mod users;
+
+use orderflow_shared::domain::{PageParams, Validator, paging::Page};
+
+use crate::error::{ApiError, Result};
+
+/// Validates paging parameters (422 naming `page`/`page_size` when out of bounds).
+pub fn page(page: Option<i64>, page_size: Option<i64>) -> Result<Page> {
+    let mut v = Validator::new();
+    let parsed = PageParams { page, page_size }.validate(&mut v);
+    v.finish().map_err(ApiError::invalid)?;
+    Ok(parsed.expect("validated"))
+}

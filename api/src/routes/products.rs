@@ -1,0 +1,213 @@
+//! `/api/v1/products`: the catalogue. Admins write; every authenticated user reads (customers
+//! only see active products).
+
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
+use orderflow_shared::{
+    db::{self, products::Product},
+    domain::{Paged, Price, Validator, sku, text},
+};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    app::AppState,
+    auth::CurrentUser,
+    error::{ApiError, ErrorBody, Result},
+    extract::{AppJson, AppPath, AppQuery},
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_product, list_products))
+        .routes(routes!(get_product, update_product, deactivate_product))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProductRequest {
+    #[schema(example = "KB-001")]
+    pub sku: String,
+    #[schema(example = "Mechanical keyboard")]
+    pub name: String,
+    /// Decimal string, > 0, at most 2 places.
+    #[schema(value_type = String, example = "89.90")]
+    pub price: Decimal,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProductRequest {
+    pub sku: Option<String>,
+    pub name: Option<String>,
+    #[schema(value_type = Option<String>, example = "79.90")]
+    pub price: Option<Decimal>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ProductQuery {
+    /// Staff/admin only; customers always get active products.
+    pub is_active: Option<bool>,
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 100)]
+    pub page_size: Option<i64>,
+}
+
+/// Adds a product (admin).
+#[utoipa::path(post, path = "/api/v1/products", tag = "products",
+    request_body = CreateProductRequest,
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 201, description = "Created", body = Product),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "SKU already used", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ))]
+async fn create_product(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppJson(req): AppJson<CreateProductRequest>,
+) -> Result<impl IntoResponse> {
+    user.require_admin()?;
+    let mut v = Validator::new();
+    let sku = v.check("sku", sku::parse(&req.sku));
+    let name = v.check("name", text::required(&req.name, 200));
+    let price = v.check("price", Price::parse(req.price));
+    v.finish().map_err(ApiError::invalid)?;
+    let product = db::products::insert(
+        &state.db,
+        &sku.expect("validated"),
+        &name.expect("validated"),
+        price.expect("validated").value(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/v1/products/{}", product.id))],
+        Json(product),
+    ))
+}
+
+/// Lists products.
+#[utoipa::path(get, path = "/api/v1/products", tag = "products",
+    params(ProductQuery),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "A page of products", body = Paged<Product>),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 422, description = "Bad paging or filter", body = ErrorBody),
+    ))]
+async fn list_products(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppQuery(q): AppQuery<ProductQuery>,
+) -> Result<Json<Paged<Product>>> {
+    let page = super::page(q.page, q.page_size)?;
+    let is_active = if user.role.is_staff_or_admin() {
+        q.is_active
+    } else {
+        Some(true)
+    };
+    let (rows, total) = db::products::list(&state.db, is_active, page).await?;
+    Ok(Json(Paged::new(rows, page, total)))
+}
+
+/// One product (inactive ones are hidden from customers).
+#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products",
+    params(("id" = i64, Path, description = "Product id")),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The product", body = Product),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such product", body = ErrorBody),
+    ))]
+async fn get_product(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<Json<Product>> {
+    db::products::get(&state.db, id)
+        .await?
+        .filter(|p| p.is_active || user.role.is_staff_or_admin())
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("Product"))
+}
+
+/// Changes SKU, name, price or activation (admin). Existing orders keep their price snapshot.
+#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "products",
+    params(("id" = i64, Path, description = "Product id")),
+    request_body = UpdateProductRequest,
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The updated product", body = Product),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such product", body = ErrorBody),
+        (status = 409, description = "SKU already used", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ))]
+async fn update_product(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath(id): AppPath<i64>,
+    AppJson(req): AppJson<UpdateProductRequest>,
+) -> Result<Json<Product>> {
+    user.require_admin()?;
+    let mut v = Validator::new();
+    let sku = v.check_opt("sku", req.sku, |s| sku::parse(&s));
+    let name = v.check_opt("name", req.name, |n| text::required(&n, 200));
+    let price = v.check_opt("price", req.price, Price::parse);
+    v.finish().map_err(ApiError::invalid)?;
+    let mut tx = state.db.begin().await?;
+    db::products::get_for_update(&mut *tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Product"))?;
+    let after = db::products::update(
+        &mut *tx,
+        id,
+        sku.as_deref(),
+        name.as_deref(),
+        price.map(Price::value),
+        req.is_active,
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("Product"))?;
+    tx.commit().await?;
+    Ok(Json(after))
+}
+
+/// Deactivates a product (admin): it can no longer be ordered; past orders keep it.
+#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "products",
+    params(("id" = i64, Path, description = "Product id")),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 204, description = "Deactivated"),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such product", body = ErrorBody),
+    ))]
+async fn deactivate_product(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<StatusCode> {
+    user.require_admin()?;
+    let mut tx = state.db.begin().await?;
+    db::products::get_for_update(&mut *tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Product"))?;
+    db::products::update(&mut *tx, id, None, None, None, Some(false)).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

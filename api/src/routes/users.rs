@@ -1,0 +1,170 @@
+//! `/api/v1/users` (admin only): list users, change roles and activation.
+
+use axum::{Json, extract::State};
+use chrono::{DateTime, Utc};
+use orderflow_shared::{
+    db,
+    domain::{Paged, Role, Tier},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    app::AppState,
+    auth::CurrentUser,
+    error::{ApiError, ErrorBody, Result},
+    extract::{AppJson, AppPath, AppQuery},
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users))
+        .routes(routes!(get_user, update_user))
+}
+
+/// A user as clients see it: never the password hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserResponse {
+    #[schema(example = 7)]
+    pub id: i64,
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+    pub role: Role,
+    /// The linked customer record; null unless the role is `customer`.
+    #[schema(example = 3)]
+    pub customer_id: Option<i64>,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<db::users::User> for UserResponse {
+    fn from(user: db::users::User) -> Self {
+        Self {
+            customer_id: user.customer_id.filter(|_| user.role == Role::Customer),
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            role: user.role,
+            is_active: user.is_active,
+            created_at: user.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UserFilter {
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 100)]
+    pub page_size: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+/// Lists users (admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    params(UserFilter),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "A page of users", body = Paged<UserResponse>),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 422, description = "Bad paging or filter", body = ErrorBody),
+    ))]
+async fn list_users(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppQuery(filter): AppQuery<UserFilter>,
+) -> Result<Json<Paged<UserResponse>>> {
+    user.require_admin()?;
+    let page = super::page(filter.page, filter.page_size)?;
+    let (rows, total) = db::users::list(&state.db, filter.role, filter.is_active, page).await?;
+    Ok(Json(Paged::new(rows, page, total).map(UserResponse::from)))
+}
+
+/// One user (admin).
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = i64, Path, description = "User id")),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserResponse),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
+async fn get_user(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<Json<UserResponse>> {
+    user.require_admin()?;
+    let found = db::users::get(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User"))?;
+    Ok(Json(found.into()))
+}
+
+/// Changes a user's role and/or activation (admin). Becoming a `customer` links (or creates)
+/// the customer record with the user's email. The last active admin cannot be demoted or
+/// deactivated. Deactivation and role changes revoke the user's refresh tokens.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = i64, Path, description = "User id")),
+    request_body = UpdateUserRequest,
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The updated user", body = UserResponse),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "Would leave no active admin", body = ErrorBody),
+        (status = 422, description = "Invalid role or unknown field", body = ErrorBody),
+    ))]
+async fn update_user(
+    State(state): State<AppState>,
+    actor: CurrentUser,
+    AppPath(id): AppPath<i64>,
+    AppJson(req): AppJson<UpdateUserRequest>,
+) -> Result<Json<UserResponse>> {
+    actor.require_admin()?;
+    let mut tx = state.db.begin().await?;
+    let before = db::users::get_for_update(&mut *tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User"))?;
+    let loses_admin = before.role == Role::Admin
+        && before.is_active
+        && (req.role.is_some_and(|r| r != Role::Admin) || req.is_active == Some(false));
+    if loses_admin && db::users::count_other_active_admins(&mut *tx, id).await? == 0 {
+        return Err(ApiError::Conflict(
+            "Cannot demote or deactivate the last active admin".into(),
+        ));
+    }
+    let customer_id = match (req.role, before.customer_id) {
+        (Some(Role::Customer), None) => Some(
+            db::customers::insert(&mut *tx, &before.name, &before.email, Tier::Free)
+                .await?
+                .id,
+        ),
+        _ => None,
+    };
+    let after = db::users::update(&mut *tx, id, req.role, customer_id, req.is_active)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User"))?;
+    if after.role != before.role || !after.is_active {
+        db::refresh_tokens::revoke_for_user(&mut *tx, id).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(target_user = id, role = %after.role, is_active = after.is_active, "user updated");
+    Ok(Json(after.into()))
+}

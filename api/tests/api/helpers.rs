@@ -1,0 +1,297 @@
+//! Starts the real application on 127.0.0.1:0 against a fresh PostgreSQL database per test,
+//! and offers typed helpers for the common calls.
+
+use orderflow_api::Application;
+use orderflow_shared::settings::Settings;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, PgPool};
+use std::collections::HashMap;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub const ADMIN_EMAIL: &str = "admin@orderflow.test";
+pub const ADMIN_PASSWORD: &str = "admin-password-123";
+pub const PASSWORD: &str = "customer-password-1";
+
+/// The server side of the test database URL (no database name).
+pub fn pg_base() -> String {
+    std::env::var("TEST_PG_BASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Settings for a test app: its own database, test profile, generous rate limits.
+pub fn test_settings(db_name: &str, overrides: &[(&str, &str)]) -> Settings {
+    let mut vars: HashMap<String, String> = [
+        ("APP_ENV", "test".to_string()),
+        ("APP_PORT", "0".to_string()),
+        ("DATABASE_URL", format!("{}/{db_name}", pg_base())),
+        ("DATABASE_MAX_CONNECTIONS", "5".to_string()),
+        ("REDIS_URL", redis_url()),
+        ("FIRST_ADMIN_EMAIL", ADMIN_EMAIL.to_string()),
+        ("FIRST_ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
+        ("AUTH_RATE_LIMIT_BURST", "1000".to_string()),
+        ("API_RATE_LIMIT_BURST", "10000".to_string()),
+        ("PASSWORD_HASH_CONCURRENCY", "2".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    for (k, v) in overrides {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings are valid")
+}
+
+pub async fn create_database() -> String {
+    let name = format!("orderflow_test_{}", Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect(&format!("{}/postgres", pg_base()))
+        .await
+        .expect("PostgreSQL reachable for tests (see README: scripts/test.sh starts it)");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    name
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub db: PgPool,
+    db_name: String,
+    _shutdown: oneshot::Sender<()>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    init_logs();
+    let db_name = create_database().await;
+    let settings = test_settings(&db_name, overrides);
+    start(settings, db_name).await
+}
+
+pub async fn start(settings: Settings, db_name: String) -> TestApp {
+    let app = Application::build(settings).await.expect("app builds");
+    let address = format!("http://{}", app.local_addr());
+    let db = app.state().db.clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        client: Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        db,
+        db_name,
+        _shutdown: tx,
+    }
+}
+
+/// Each test's database is dropped when its app goes away (FORCE ends the app's connections).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let name = self.db_name.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(mut conn) =
+                    PgConnection::connect(&format!("{}/postgres", pg_base())).await
+                {
+                    let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// `TEST_LOG=1` shows the application's logs.
+fn init_logs() {
+    if std::env::var("TEST_LOG").is_ok() {
+        orderflow_shared::telemetry::init(
+            orderflow_shared::settings::LogFormat::Pretty,
+            "debug,sqlx=info,hyper=info",
+        );
+    }
+}
+
+/// A logged-in user: its bearer token and `/me` data.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: String,
+    pub refresh_token: String,
+    pub user_id: i64,
+    pub customer_id: Option<i64>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn register(&self, email: &str, password: &str, name: &str) -> Response {
+        self.client
+            .post(self.url("/api/v1/auth/register"))
+            .json(&json!({"email": email, "password": password, "name": name}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/api/v1/auth/login"))
+            .form(&[("username", email), ("password", password)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn session(&self, email: &str, password: &str) -> Session {
+        let tokens = json_ok(self.login(email, password).await, StatusCode::OK).await;
+        let token = tokens["access_token"].as_str().unwrap().to_string();
+        let me = json_ok(self.get("/api/v1/auth/me", &token).await, StatusCode::OK).await;
+        Session {
+            token,
+            refresh_token: tokens["refresh_token"].as_str().unwrap().to_string(),
+            user_id: me["id"].as_i64().unwrap(),
+            customer_id: me["customer_id"].as_i64(),
+        }
+    }
+
+    pub async fn admin(&self) -> Session {
+        self.session(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// Registers a customer and logs it in.
+    pub async fn customer(&self, email: &str) -> Session {
+        json_ok(
+            self.register(email, PASSWORD, "Test Customer").await,
+            StatusCode::CREATED,
+        )
+        .await;
+        self.session(email, PASSWORD).await
+    }
+
+    /// Registers a user, has the admin promote it to staff, and logs it in.
+    pub async fn staff(&self, email: &str) -> Session {
+        let admin = self.admin().await;
+        let user = json_ok(
+            self.register(email, PASSWORD, "Staff Member").await,
+            StatusCode::CREATED,
+        )
+        .await;
+        let path = format!("/api/v1/users/{}", user["id"]);
+        json_ok(
+            self.patch(&path, &admin.token, &json!({"role": "staff"}))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        self.session(email, PASSWORD).await
+    }
+
+    /// Creates a product as admin and returns it.
+    pub async fn product(&self, admin: &Session, sku: &str, price: &str) -> Value {
+        let body = json!({"sku": sku, "name": format!("Product {sku}"), "price": price});
+        json_ok(
+            self.post("/api/v1/products", &admin.token, &body).await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+}
+
+/// Asserts the status and returns the JSON body.
+pub async fn json_ok(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Asserts an error response in the one error shape and returns its body.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .expect("x-request-id on every response")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let content_type = response.headers().get("content-type").cloned();
+    let body = json_ok(response, status).await;
+    assert_eq!(content_type.unwrap(), "application/json", "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    assert_eq!(body["request_id"], request_id, "{body}");
+    body
+}
+
+/// The fields named in a 422's `errors`.
+pub fn error_fields(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .expect("422 has errors")
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect()
+}

@@ -1,0 +1,216 @@
+//! Health, readiness, docs, metrics, migrations and start-up checks.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{
+    assert_error, create_database, json_ok, spawn_app, spawn_app_with, start, test_settings,
+};
+
+#[tokio::test]
+async fn health_and_ready_answer_when_everything_is_up() {
+    let app = spawn_app().await;
+    let health = json_ok(
+        app.client.get(app.url("/health")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(health["status"], "ok");
+    let ready = json_ok(
+        app.client.get(app.url("/ready")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ready["checks"]["postgres"], "ok");
+    assert_eq!(ready["checks"]["redis"], "ok");
+}
+
+#[tokio::test]
+async fn ready_is_503_naming_redis_when_redis_is_unreachable() {
+    let app = spawn_app_with(&[("REDIS_URL", "redis://127.0.0.1:1")]).await;
+    json_ok(
+        app.client.get(app.url("/health")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let body = assert_error(
+        app.client.get(app.url("/ready")).send().await.unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    assert_eq!(body["detail"], "Not ready: redis unreachable");
+}
+
+#[tokio::test]
+async fn ready_is_503_naming_postgres_when_the_database_is_unreachable() {
+    let db_name = create_database().await;
+    let settings = test_settings(
+        &db_name,
+        &[
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere"),
+            ("MIGRATE_ON_START", "false"),
+            ("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1"),
+        ],
+    );
+    let app = start(settings, db_name).await;
+    let body = assert_error(
+        app.client.get(app.url("/ready")).send().await.unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+    )
+    .await;
+    assert_eq!(body["detail"], "Not ready: postgres unreachable");
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_with_error_responses() {
+    let app = spawn_app().await;
+    let spec: Value = json_ok(
+        app.client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = spec["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/api/v1/auth/register", &["post"][..]),
+        ("/api/v1/auth/login", &["post"]),
+        ("/api/v1/auth/refresh", &["post"]),
+        ("/api/v1/auth/logout", &["post"]),
+        ("/api/v1/auth/me", &["get"]),
+        ("/api/v1/users", &["get"]),
+        ("/api/v1/users/{id}", &["get", "patch"]),
+        ("/api/v1/customers", &["get", "post"]),
+        ("/api/v1/customers/{id}", &["get", "patch", "delete"]),
+        ("/api/v1/products", &["get", "post"]),
+        ("/api/v1/products/{id}", &["get", "patch", "delete"]),
+    ] {
+        for method in methods {
+            let op = &paths[path][method];
+            assert!(op.is_object(), "{method} {path} missing");
+            let codes: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+            assert!(
+                codes.iter().any(|c| c.starts_with('4')),
+                "{method} {path} documents no error: {codes:?}"
+            );
+        }
+    }
+    let schemes = &spec["components"]["securitySchemes"];
+    assert_eq!(
+        schemes["oauth2"]["flows"]["password"]["tokenUrl"],
+        "/api/v1/auth/login"
+    );
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert!(spec["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+#[tokio::test]
+async fn swagger_ui_and_redoc_are_served_from_the_binary() {
+    let app = spawn_app().await;
+    let docs = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(docs.text().await.unwrap().contains("swagger-ui"));
+    let init = app
+        .client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("/openapi.json"), "{init}");
+    let redoc = app
+        .client
+        .get(app.url("/redoc"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(redoc.contains("/redoc/redoc.standalone.js") && !redoc.contains("cdn"));
+    let js = app
+        .client
+        .get(app.url("/redoc/redoc.standalone.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), StatusCode::OK);
+    assert!(js.text().await.unwrap().len() > 500_000);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    app.get("/api/v1/customers/123456", &admin.token).await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("orderflow_http_requests_total{")
+                && l.contains("route=\"/api/v1/customers/{id}\"")
+                && l.contains("status=\"404\"")),
+        "{text}"
+    );
+    assert!(text.contains("orderflow_http_request_duration_seconds_bucket"));
+}
+
+#[tokio::test]
+async fn migrations_go_down_and_up_again() {
+    let app = spawn_app().await;
+    orderflow_shared::db::MIGRATOR
+        .undo(&app.db, 0)
+        .await
+        .unwrap();
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(tables, 0);
+    orderflow_shared::db::MIGRATOR.run(&app.db).await.unwrap();
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(tables >= 5);
+}
+
+#[test]
+fn production_refuses_to_start_with_a_weak_jwt_secret() {
+    for secret in [
+        None,
+        Some("short"),
+        Some(orderflow_shared::settings::DEV_JWT_SECRET),
+    ] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_orderflow-api"));
+        command
+            .arg("serve")
+            .env("APP_ENV", "production")
+            .env_remove("JWT_SECRET");
+        if let Some(secret) = secret {
+            command.env("JWT_SECRET", secret);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success(), "{secret:?} accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("JWT_SECRET"), "{stderr}");
+    }
+}

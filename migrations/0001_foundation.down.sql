@@ -1,0 +1,4 @@
+DROP TABLE IF EXISTS products;
+DROP TABLE IF EXISTS refresh_tokens;
+DROP TABLE IF EXISTS users;
+DROP TABLE IF EXISTS customers;

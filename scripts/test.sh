@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test against real PostgreSQL and Redis (started if needed), after checking that
+# the migrations go up, down and up again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/services.sh
+ensure_services
+
+export TEST_PG_BASE_URL="${TEST_PG_BASE_URL:-postgres://postgres:postgres@127.0.0.1:${PG_PORT}}"
+export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:${REDIS_PORT}}"
+
+log "building"
+cargo build --workspace --all-targets
+
+scratch="orderflow_migrations_check"
+export APP_ENV=test
+log "migrations: up, down, up"
+DATABASE_URL="$TEST_PG_BASE_URL/$scratch" ./target/debug/orderflow-api migrate
+DATABASE_URL="$TEST_PG_BASE_URL/$scratch" ./target/debug/orderflow-api migrate down
+DATABASE_URL="$TEST_PG_BASE_URL/$scratch" ./target/debug/orderflow-api migrate
+
+log "running tests"
+cargo test --workspace "$@"

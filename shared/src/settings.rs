@@ -1,0 +1,332 @@
+//! Typed settings read from the environment (and `.env` outside production).
+
+use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
+use std::{env, str::FromStr, time::Duration};
+
+/// The secret used when none is configured outside production; production refuses it.
+pub const DEV_JWT_SECRET: &str = "orderflow-development-secret-do-not-use-in-prod";
+/// HS256 keys shorter than this are refused in production (RFC 7518 §3.2).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Test,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    None,
+    StartTls,
+    Tls,
+}
+
+/// One HS256 key with the `kid` that names it in token headers.
+#[derive(Debug, Clone)]
+pub struct JwtKey {
+    pub kid: String,
+    pub secret: SecretString,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    /// Signs new tokens and verifies them.
+    pub signing_key: JwtKey,
+    /// Older keys still accepted for verification while tokens signed with them live.
+    pub previous_keys: Vec<JwtKey>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub from: String,
+    pub timeout: Duration,
+}
+
+/// A token bucket: `burst` requests at once, one more every `replenish`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    pub burst: u32,
+    pub replenish: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub app_env: AppEnv,
+    pub host: String,
+    pub port: u16,
+    pub database_url: SecretString,
+    pub database_max_connections: u32,
+    pub database_acquire_timeout: Duration,
+    pub redis_url: SecretString,
+    pub migrate_on_start: bool,
+    pub jwt: JwtSettings,
+    pub cors_origins: Vec<String>,
+    pub first_admin_email: Option<String>,
+    pub first_admin_password: Option<SecretString>,
+    pub log_format: LogFormat,
+    pub smtp: SmtpSettings,
+    pub auth_rate_limit: RateLimit,
+    pub api_rate_limit: RateLimit,
+    pub password_hash_concurrency: usize,
+    pub request_timeout: Duration,
+}
+
+impl Settings {
+    /// Reads every setting from the process environment, loading `.env` first unless
+    /// `APP_ENV=production` is already set, and checks production-only requirements.
+    pub fn from_env() -> anyhow::Result<Self> {
+        if env::var("APP_ENV").as_deref() != Ok("production") {
+            let _ = dotenvy::dotenv();
+        }
+        Self::from_lookup(|key| env::var(key).ok())
+    }
+
+    /// Builds settings from any key lookup (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let get = |key: &str| get(key).filter(|v| !v.trim().is_empty());
+        let app_env: AppEnv = get("APP_ENV")
+            .as_deref()
+            .unwrap_or("development")
+            .parse()
+            .map_err(anyhow::Error::msg)?;
+        let parse = |key: &str, default: &str| -> anyhow::Result<String> {
+            Ok(get(key).unwrap_or_else(|| default.to_string()))
+        };
+        let num = |key: &str, default: u64| -> anyhow::Result<u64> {
+            match get(key) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("{key} must be a whole number, got {v:?}")),
+            }
+        };
+        let flag = |key: &str, default: bool| -> anyhow::Result<bool> {
+            match get(key).as_deref().map(str::trim) {
+                None => Ok(default),
+                Some("true" | "1" | "yes") => Ok(true),
+                Some("false" | "0" | "no") => Ok(false),
+                Some(v) => bail!("{key} must be true or false, got {v:?}"),
+            }
+        };
+
+        let jwt_secret = match get("JWT_SECRET") {
+            Some(secret) => secret,
+            None if app_env == AppEnv::Production => bail!(
+                "JWT_SECRET is not set: production needs a random secret of at least \
+                 {MIN_JWT_SECRET_BYTES} bytes (e.g. `openssl rand -base64 48`)"
+            ),
+            None => DEV_JWT_SECRET.to_string(),
+        };
+        if app_env == AppEnv::Production {
+            check_production_secret(&jwt_secret)?;
+        }
+        let previous_keys = get("JWT_PREVIOUS_KEYS")
+            .map(|list| parse_key_list(&list))
+            .transpose()?
+            .unwrap_or_default();
+
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            None if app_env == AppEnv::Production => LogFormat::Json,
+            None => LogFormat::Pretty,
+            Some(other) => bail!("LOG_FORMAT must be json or pretty, not {other:?}"),
+        };
+        let smtp_tls = match get("SMTP_TLS").as_deref().unwrap_or("none") {
+            "none" => SmtpTls::None,
+            "starttls" => SmtpTls::StartTls,
+            "tls" => SmtpTls::Tls,
+            other => bail!("SMTP_TLS must be none, starttls or tls, not {other:?}"),
+        };
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+
+        Ok(Self {
+            app_env,
+            host: parse("APP_HOST", "127.0.0.1")?,
+            port: u16::try_from(num("APP_PORT", 8000)?).context("APP_PORT is out of range")?,
+            database_url: parse(
+                "DATABASE_URL",
+                "postgres://postgres:postgres@127.0.0.1:5432/orderflow",
+            )?
+            .into(),
+            database_max_connections: num("DATABASE_MAX_CONNECTIONS", 10)? as u32,
+            database_acquire_timeout: Duration::from_secs(num(
+                "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+                5,
+            )?),
+            redis_url: parse("REDIS_URL", "redis://127.0.0.1:6379")?.into(),
+            migrate_on_start: flag("MIGRATE_ON_START", true)?,
+            jwt: JwtSettings {
+                signing_key: JwtKey {
+                    kid: parse("JWT_KEY_ID", "k1")?,
+                    secret: jwt_secret.into(),
+                },
+                previous_keys,
+                issuer: parse("JWT_ISSUER", "orderflow")?,
+                audience: parse("JWT_AUDIENCE", "orderflow-api")?,
+                access_token_ttl: Duration::from_secs(num("ACCESS_TOKEN_TTL_SECONDS", 900)?),
+                refresh_token_ttl: Duration::from_secs(num(
+                    "REFRESH_TOKEN_TTL_SECONDS",
+                    14 * 24 * 3600,
+                )?),
+            },
+            cors_origins: get("CORS_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().to_string())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            first_admin_email: get("FIRST_ADMIN_EMAIL"),
+            first_admin_password: get("FIRST_ADMIN_PASSWORD").map(Into::into),
+            log_format,
+            smtp: SmtpSettings {
+                host: parse("SMTP_HOST", "127.0.0.1")?,
+                port: u16::try_from(num("SMTP_PORT", 1025)?)
+                    .context("SMTP_PORT is out of range")?,
+                tls: smtp_tls,
+                username: get("SMTP_USERNAME"),
+                password: get("SMTP_PASSWORD").map(Into::into),
+                from: parse("SMTP_FROM", "OrderFlow <orders@orderflow.localhost>")?,
+                timeout: Duration::from_secs(num("SMTP_TIMEOUT_SECONDS", 10)?),
+            },
+            auth_rate_limit: RateLimit {
+                burst: num("AUTH_RATE_LIMIT_BURST", 10)? as u32,
+                replenish: Duration::from_millis(num("AUTH_RATE_LIMIT_REPLENISH_MS", 1000)?),
+            },
+            api_rate_limit: RateLimit {
+                burst: num("API_RATE_LIMIT_BURST", 200)? as u32,
+                replenish: Duration::from_millis(num("API_RATE_LIMIT_REPLENISH_MS", 10)?),
+            },
+            password_hash_concurrency: num("PASSWORD_HASH_CONCURRENCY", cpus as u64)?.max(1)
+                as usize,
+            request_timeout: Duration::from_secs(num("REQUEST_TIMEOUT_SECONDS", 30)?),
+        })
+    }
+}
+
+/// Production refuses a missing, default or short signing secret.
+fn check_production_secret(secret: &str) -> anyhow::Result<()> {
+    if secret == DEV_JWT_SECRET || secret.to_ascii_lowercase().contains("change") {
+        bail!("JWT_SECRET is a default/example value: set a random secret in production");
+    }
+    if secret.len() < MIN_JWT_SECRET_BYTES {
+        bail!(
+            "JWT_SECRET is {} bytes: production needs at least {MIN_JWT_SECRET_BYTES}",
+            secret.len()
+        );
+    }
+    Ok(())
+}
+
+/// Parses `kid1:secret1,kid2:secret2`.
+fn parse_key_list(list: &str) -> anyhow::Result<Vec<JwtKey>> {
+    list.split(',')
+        .filter(|entry| !entry.trim().is_empty())
+        .map(|entry| {
+            let (kid, secret) = entry
+                .split_once(':')
+                .context("JWT_PREVIOUS_KEYS entries look like kid:secret")?;
+            Ok(JwtKey {
+                kid: kid.trim().to_string(),
+                secret: secret.trim().to_string().into(),
+            })
+        })
+        .collect()
+}
+
+impl Settings {
+    pub fn database_url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+
+    pub fn redis_url(&self) -> &str {
+        self.redis_url.expose_secret()
+    }
+}
+
+impl FromStr for AppEnv {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "development" => Ok(Self::Development),
+            "test" => Ok(Self::Test),
+            "production" => Ok(Self::Production),
+            other => Err(format!(
+                "APP_ENV must be development, test or production, not {other:?}"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn development_defaults_work_without_any_variable() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.app_env, AppEnv::Development);
+        assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 8000));
+        assert_eq!(s.jwt.signing_key.secret.expose_secret(), DEV_JWT_SECRET);
+        assert!(s.migrate_on_start);
+        assert_eq!(s.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn production_refuses_missing_default_or_short_secrets() {
+        let prod = |secret: Option<&str>| {
+            let mut pairs = vec![("APP_ENV", "production")];
+            if let Some(s) = secret {
+                pairs.push(("JWT_SECRET", s));
+            }
+            settings(&pairs).map(|_| ()).map_err(|e| e.to_string())
+        };
+        assert!(prod(None).unwrap_err().contains("JWT_SECRET is not set"));
+        assert!(prod(Some(DEV_JWT_SECRET)).unwrap_err().contains("default"));
+        assert!(
+            prod(Some("short-secret"))
+                .unwrap_err()
+                .contains("at least 32")
+        );
+        assert!(prod(Some(&"k".repeat(32))).is_ok());
+    }
+
+    #[test]
+    fn previous_keys_and_bad_values_are_parsed_or_refused() {
+        let s = settings(&[("JWT_PREVIOUS_KEYS", "old:abc, older:def")]).unwrap();
+        let kids: Vec<_> = s.jwt.previous_keys.iter().map(|k| k.kid.as_str()).collect();
+        assert_eq!(kids, ["old", "older"]);
+        assert!(settings(&[("APP_PORT", "eighty")]).is_err());
+        assert!(settings(&[("APP_ENV", "staging")]).is_err());
+        assert!(settings(&[("MIGRATE_ON_START", "maybe")]).is_err());
+    }
+}
