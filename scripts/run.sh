@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
 
+# The binaries read .env themselves (variables already set in the environment win).
 [ -f .env ] || { cp .env.example .env; log "created .env from .env.example"; }
-set -a; source .env; set +a
 
 ensure_services
 
@@ -24,5 +24,5 @@ worker=$!
 "$bin/orderflow-api" serve &
 api=$!
 trap 'kill -TERM $api $worker 2>/dev/null; wait' INT TERM EXIT
-log "API on http://${APP_HOST:-127.0.0.1}:${APP_PORT:-8000} (docs at /docs, /redoc)"
+log "API starting; see its log line for the address (docs at /docs and /redoc)"
 wait -n $api
