@@ -92,10 +92,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
             // struct and report a confusing `[0]` path.
             return Err(ApiError::validation("body", "must be a JSON object"));
         }
-        let value = serde_path_to_error::deserialize(json)
-            .map_err(|err| field_error(err.path().to_string(), err.into_inner().to_string()))?;
-        Ok(Self(value))
+        from_value(json).map(Self)
     }
+}
+
+/// Deserialises an already-parsed JSON value, naming the offending field on failure (422).
+pub fn from_value<T: DeserializeOwned>(json: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(json)
+        .map_err(|err| field_error(err.path().to_string(), err.into_inner().to_string()))
 }
 
 fn from_urlencoded<T: DeserializeOwned>(input: &[u8]) -> Result<T, ApiError> {

@@ -27,6 +27,8 @@ use crate::{app::AppState, error::ErrorBody, middleware::rate_limit, routes};
         (name = "users", description = "User administration (admin)"),
         (name = "customers", description = "Customer records"),
         (name = "products", description = "Product catalogue"),
+        (name = "orders", description = "Orders: creation with Idempotency-Key, reads, transitions"),
+        (name = "admin", description = "Audit log (admin)"),
     )
 )]
 struct ApiDoc;
@@ -65,5 +67,7 @@ pub fn api_router(settings: &Settings) -> OpenApiRouter<AppState> {
         .merge(routes::users::router())
         .merge(routes::customers::router())
         .merge(routes::products::router())
+        .merge(routes::orders::router())
+        .merge(routes::admin::router())
         .layer(rate_limit::layer(settings.api_rate_limit))
 }

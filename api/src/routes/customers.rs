@@ -19,6 +19,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     app::AppState,
+    audit,
     auth::CurrentUser,
     error::{ApiError, ErrorBody, Result},
     extract::{AppJson, AppPath, AppQuery},
@@ -173,12 +174,22 @@ async fn update_customer(
     let name = v.check_opt("name", req.name, |n| text::required(&n, 200));
     v.finish().map_err(ApiError::invalid)?;
     let mut tx = state.db.begin().await?;
-    db::customers::get_for_update(&mut *tx, id)
+    let before = db::customers::get_for_update(&mut *tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Customer"))?;
     let after = db::customers::update(&mut *tx, id, name.as_deref(), req.tier, req.is_active)
         .await?
         .ok_or_else(|| ApiError::not_found("Customer"))?;
+    let (before, after_json) = (audit::snapshot(&before), audit::snapshot(&after));
+    audit::record(
+        &mut tx,
+        &user,
+        "customer.updated",
+        ("customer", id),
+        before,
+        after_json,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(after))
 }
@@ -200,10 +211,23 @@ async fn deactivate_customer(
 ) -> Result<StatusCode> {
     user.require_admin()?;
     let mut tx = state.db.begin().await?;
-    db::customers::get_for_update(&mut *tx, id)
+    let before = db::customers::get_for_update(&mut *tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Customer"))?;
-    db::customers::update(&mut *tx, id, None, None, Some(false)).await?;
+    let after = db::customers::update(&mut *tx, id, None, None, Some(false)).await?;
+    let (before, after) = (
+        audit::snapshot(&before),
+        after.as_ref().and_then(audit::snapshot),
+    );
+    audit::record(
+        &mut tx,
+        &user,
+        "customer.deactivated",
+        ("customer", id),
+        before,
+        after,
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

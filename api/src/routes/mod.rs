@@ -1,9 +1,11 @@
 //! HTTP handlers, one module per resource: extract, call the rules and SQL, respond.
 
+pub mod admin;
 pub mod auth;
 pub mod customers;
 pub mod docs;
 pub mod health;
+pub mod orders;
 pub mod products;
 pub mod users;
 

@@ -18,6 +18,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     app::AppState,
+    audit,
     auth::CurrentUser,
     error::{ApiError, ErrorBody, Result},
     extract::{AppJson, AppPath, AppQuery},
@@ -85,13 +86,25 @@ async fn create_product(
     let name = v.check("name", text::required(&req.name, 200));
     let price = v.check("price", Price::parse(req.price));
     v.finish().map_err(ApiError::invalid)?;
+    let mut tx = state.db.begin().await?;
     let product = db::products::insert(
-        &state.db,
+        &mut *tx,
         &sku.expect("validated"),
         &name.expect("validated"),
         price.expect("validated").value(),
     )
     .await?;
+    let entity = ("product", product.id);
+    audit::record(
+        &mut tx,
+        &user,
+        "product.created",
+        entity,
+        None,
+        audit::snapshot(&product),
+    )
+    .await?;
+    tx.commit().await?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/api/v1/products/{}", product.id))],
@@ -170,7 +183,7 @@ async fn update_product(
     let price = v.check_opt("price", req.price, Price::parse);
     v.finish().map_err(ApiError::invalid)?;
     let mut tx = state.db.begin().await?;
-    db::products::get_for_update(&mut *tx, id)
+    let before = db::products::get_for_update(&mut *tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Product"))?;
     let after = db::products::update(
@@ -183,6 +196,16 @@ async fn update_product(
     )
     .await?
     .ok_or_else(|| ApiError::not_found("Product"))?;
+    let (before, after_json) = (audit::snapshot(&before), audit::snapshot(&after));
+    audit::record(
+        &mut tx,
+        &user,
+        "product.updated",
+        ("product", id),
+        before,
+        after_json,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(after))
 }
@@ -204,10 +227,23 @@ async fn deactivate_product(
 ) -> Result<StatusCode> {
     user.require_admin()?;
     let mut tx = state.db.begin().await?;
-    db::products::get_for_update(&mut *tx, id)
+    let before = db::products::get_for_update(&mut *tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Product"))?;
-    db::products::update(&mut *tx, id, None, None, None, Some(false)).await?;
+    let after = db::products::update(&mut *tx, id, None, None, None, Some(false)).await?;
+    let (before, after) = (
+        audit::snapshot(&before),
+        after.as_ref().and_then(audit::snapshot),
+    );
+    audit::record(
+        &mut tx,
+        &user,
+        "product.deactivated",
+        ("product", id),
+        before,
+        after,
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,6 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     app::AppState,
+    audit,
     auth::CurrentUser,
     error::{ApiError, ErrorBody, Result},
     extract::{AppJson, AppPath, AppQuery},
@@ -164,7 +165,18 @@ async fn update_user(
     if after.role != before.role || !after.is_active {
         db::refresh_tokens::revoke_for_user(&mut *tx, id).await?;
     }
+    let (before, after) = (UserResponse::from(before), UserResponse::from(after));
+    let (before_json, after_json) = (audit::snapshot(&before), audit::snapshot(&after));
+    audit::record(
+        &mut tx,
+        &actor,
+        "user.updated",
+        ("user", id),
+        before_json,
+        after_json,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(target_user = id, role = %after.role, is_active = after.is_active, "user updated");
-    Ok(Json(after.into()))
+    Ok(Json(after))
 }

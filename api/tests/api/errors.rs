@@ -148,7 +148,7 @@ async fn too_many_login_attempts_get_429_with_retry_after() {
 async fn an_internal_failure_is_a_fixed_500_without_details() {
     let app = spawn_app().await;
     let admin = app.admin().await;
-    sqlx::query("DROP TABLE products")
+    sqlx::query("DROP TABLE products CASCADE")
         .execute(&app.db)
         .await
         .unwrap();

@@ -295,3 +295,89 @@ pub fn error_fields(body: &Value) -> Vec<String> {
         .map(|e| e["field"].as_str().unwrap().to_string())
         .collect()
 }
+
+impl TestApp {
+    /// Places an order and returns the response.
+    pub async fn place_order(
+        &self,
+        session: &Session,
+        customer_id: i64,
+        items: &[(i64, i64)],
+    ) -> Response {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|(product_id, quantity)| json!({"product_id": product_id, "quantity": quantity}))
+            .collect();
+        self.post(
+            "/api/v1/orders",
+            &session.token,
+            &json!({"customer_id": customer_id, "items": items}),
+        )
+        .await
+    }
+
+    /// Places an order that must succeed and returns it.
+    pub async fn order(&self, session: &Session, customer_id: i64, items: &[(i64, i64)]) -> Value {
+        json_ok(
+            self.place_order(session, customer_id, items).await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    /// Sets an order's status directly in the database (test set-up only).
+    pub async fn force_status(&self, order_id: i64, status: &str) {
+        sqlx::query("UPDATE orders SET status = $2 WHERE id = $1")
+            .bind(order_id)
+            .bind(status)
+            .execute(&self.db)
+            .await
+            .unwrap();
+    }
+
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.db).await.unwrap()
+    }
+}
+
+/// Counts the SQL statements sqlx executes on this thread while it lives. Tests run the app
+/// on the test's own single-threaded runtime, so only this test's statements count. Install it
+/// before the app runs any statement: tracing caches per-callsite interest, and a subscriber
+/// set later can miss the first events.
+pub struct StatementCounter {
+    count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl StatementCounter {
+    pub fn install() -> Self {
+        use std::sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        };
+        use tracing_subscriber::{Layer, filter::filter_fn, layer::SubscriberExt};
+
+        struct Count(Arc<AtomicUsize>);
+        impl<S: tracing::Subscriber> Layer<S> for Count {
+            fn on_event(
+                &self,
+                _: &tracing::Event<'_>,
+                _: tracing_subscriber::layer::Context<'_, S>,
+            ) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let count = Arc::new(AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry()
+            .with(Count(count.clone()).with_filter(filter_fn(|m| m.target() == "sqlx::query")));
+        Self {
+            count,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    /// Statements since the last call (or since install).
+    pub fn take(&self) -> usize {
+        self.count.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+}

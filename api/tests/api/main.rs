@@ -1,11 +1,17 @@
 //! HTTP-level tests against the real application, PostgreSQL and Redis. One binary, one module
 //! per resource.
 
+mod audit;
 mod auth;
 mod customers;
 mod errors;
 mod helpers;
+mod idempotency;
 mod ops;
+mod orders_change;
+mod orders_create;
+mod orders_read;
 mod products;
+mod query_counts;
 mod tokens;
 mod users;

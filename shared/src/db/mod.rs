@@ -1,7 +1,10 @@
 //! SQL, one module per table group. Functions take an executor so callers choose the
 //! transaction boundary.
 
+pub mod audit;
 pub mod customers;
+pub mod idempotency;
+pub mod orders;
 pub mod products;
 pub mod refresh_tokens;
 pub mod users;

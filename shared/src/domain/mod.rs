@@ -1,11 +1,14 @@
 //! Business rules as plain types and functions: no I/O, table-tested.
 
 pub mod email;
+pub mod idempotency;
 pub mod money;
+pub mod order;
 pub mod paging;
 pub mod password;
 pub mod role;
 pub mod sku;
+pub mod status;
 pub mod text;
 pub mod tier;
 pub mod validation;
@@ -14,5 +17,6 @@ pub use email::Email;
 pub use money::Price;
 pub use paging::{PageParams, Paged};
 pub use role::Role;
+pub use status::OrderStatus;
 pub use tier::Tier;
 pub use validation::{FieldError, Validator};

@@ -1,0 +1,220 @@
+//! Reading orders: one order, paged lists with filters and sorting, and the staff summary.
+
+use axum::{Json, extract::State};
+use chrono::{DateTime, Utc};
+use orderflow_shared::{
+    db::{
+        self,
+        orders::{OrderFilter, OrderSort},
+    },
+    domain::{OrderStatus, Paged, Validator, money::to_cents},
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{OrderResponse, assemble, load_visible};
+use crate::{
+    app::AppState,
+    auth::CurrentUser,
+    error::{ApiError, ErrorBody, Result},
+    extract::{AppPath, AppQuery},
+};
+
+/// One order (customers: only their own; others answer 404). Two statements whatever the
+/// number of items.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
+    params(("id" = i64, Path, description = "Order id")),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The order", body = OrderResponse),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such order (or not yours)", body = ErrorBody),
+    ))]
+pub async fn get_order(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<Json<OrderResponse>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(load_visible(&mut conn, &user, id).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct OrdersQuery {
+    pub status: Option<OrderStatus>,
+    /// Staff/admin; customers always see only their own orders.
+    pub customer_id: Option<i64>,
+    /// RFC 3339, inclusive (encode `+` as `%2B`).
+    pub created_from: Option<DateTime<Utc>>,
+    /// RFC 3339, exclusive.
+    pub created_to: Option<DateTime<Utc>>,
+    #[param(value_type = Option<String>, example = "10.00")]
+    pub min_total: Option<Decimal>,
+    #[param(value_type = Option<String>, example = "500.00")]
+    pub max_total: Option<Decimal>,
+    /// `created_at`, `-created_at` (default), `total`, `-total` or `id`.
+    pub sort: Option<String>,
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 100)]
+    pub page_size: Option<i64>,
+}
+
+fn check_range<T: PartialOrd>(v: &mut Validator, field: &str, from: Option<T>, to: Option<T>) {
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        v.push(field, "must not be before the start of the range");
+    }
+}
+
+/// Lists orders, newest first by default. Three statements per page (orders, their items, the
+/// count), whatever the page size.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders",
+    params(OrdersQuery),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "A page of orders", body = Paged<OrderResponse>),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 422, description = "Bad filter, sort or paging", body = ErrorBody),
+    ))]
+pub async fn list_orders(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppQuery(q): AppQuery<OrdersQuery>,
+) -> Result<Json<Paged<OrderResponse>>> {
+    let page = super::super::page(q.page, q.page_size)?;
+    let mut v = Validator::new();
+    let sort = v
+        .check_opt("sort", q.sort, |s| OrderSort::parse(&s))
+        .unwrap_or_default();
+    check_range(&mut v, "created_to", q.created_from, q.created_to);
+    check_range(&mut v, "max_total", q.min_total, q.max_total);
+    v.finish().map_err(ApiError::invalid)?;
+
+    let customer_id = match user.own_customer_id() {
+        Some(own) if q.customer_id.is_some_and(|asked| asked != own) => {
+            // Another customer's orders: the honest answer is "none of yours".
+            return Ok(Json(Paged::new(vec![], page, 0)));
+        }
+        Some(own) => Some(own),
+        None => q.customer_id,
+    };
+    let filter = OrderFilter {
+        status: q.status,
+        customer_id,
+        created_from: q.created_from,
+        created_to: q.created_to,
+        min_total: q.min_total,
+        max_total: q.max_total,
+    };
+    let mut conn = state.db.acquire().await?;
+    let (rows, total) = db::orders::list(&mut conn, &filter, sort, page).await?;
+    let ids: Vec<i64> = rows.iter().map(|o| o.id).collect();
+    let items = db::orders::items_of(&mut *conn, &ids).await?;
+    Ok(Json(Paged::new(assemble(rows, items), page, total)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryQuery {
+    /// RFC 3339, inclusive.
+    pub created_from: Option<DateTime<Utc>>,
+    /// RFC 3339, exclusive.
+    pub created_to: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusSummary {
+    pub status: OrderStatus,
+    pub count: i64,
+    #[schema(value_type = String, example = "1234.50")]
+    pub revenue: Decimal,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductSummary {
+    pub product_id: i64,
+    pub product_name: String,
+    pub quantity: i64,
+    #[schema(value_type = String, example = "899.00")]
+    pub revenue: Decimal,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderSummary {
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    /// Every status, zeros included.
+    pub by_status: Vec<StatusSummary>,
+    pub total_orders: i64,
+    /// Revenue of orders that are not cancelled.
+    #[schema(value_type = String, example = "1234.50")]
+    pub total_revenue: Decimal,
+    /// Top 10 products by quantity (cancelled orders excluded).
+    pub top_products: Vec<ProductSummary>,
+}
+
+/// Counts and revenue by status and the top products (staff/admin): one aggregate statement
+/// each.
+#[utoipa::path(get, path = "/api/v1/orders/summary", tag = "orders",
+    params(SummaryQuery),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "The summary", body = OrderSummary),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 422, description = "Bad date", body = ErrorBody),
+    ))]
+pub async fn order_summary(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppQuery(q): AppQuery<SummaryQuery>,
+) -> Result<Json<OrderSummary>> {
+    user.require_staff()?;
+    let mut v = Validator::new();
+    check_range(&mut v, "created_to", q.created_from, q.created_to);
+    v.finish().map_err(ApiError::invalid)?;
+    let (totals, top) = tokio::try_join!(
+        db::orders::totals_by_status(&state.db, q.created_from, q.created_to),
+        db::orders::top_products(&state.db, q.created_from, q.created_to),
+    )?;
+    let by_status: Vec<StatusSummary> = OrderStatus::ALL
+        .into_iter()
+        .map(|status| {
+            let row = totals.iter().find(|t| t.status == status);
+            StatusSummary {
+                status,
+                count: row.map_or(0, |r| r.count),
+                revenue: to_cents(row.map_or(Decimal::ZERO, |r| r.revenue)),
+            }
+        })
+        .collect();
+    let total_revenue = to_cents(
+        by_status
+            .iter()
+            .filter(|s| s.status != OrderStatus::Cancelled)
+            .map(|s| s.revenue)
+            .sum(),
+    );
+    Ok(Json(OrderSummary {
+        created_from: q.created_from,
+        created_to: q.created_to,
+        total_orders: by_status.iter().map(|s| s.count).sum(),
+        total_revenue,
+        by_status,
+        top_products: top
+            .into_iter()
+            .map(|p| ProductSummary {
+                product_id: p.product_id,
+                product_name: p.product_name,
+                quantity: p.quantity,
+                revenue: to_cents(p.revenue),
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,4 @@
+DROP TABLE IF EXISTS audit_log;
+DROP TABLE IF EXISTS idempotency_keys;
+DROP TABLE IF EXISTS order_items;
+DROP TABLE IF EXISTS orders;

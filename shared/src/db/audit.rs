@@ -1,0 +1,96 @@
+//! SQL for `audit_log`: who changed what, before and after, in the same transaction as the
+//! change itself.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{FromRow, PgExecutor};
+use utoipa::ToSchema;
+
+use crate::domain::paging::Page;
+
+/// One audited change, to be written with [`record`].
+pub struct NewEntry<'a> {
+    pub actor_user_id: Option<i64>,
+    pub action: &'a str,
+    pub entity_type: &'a str,
+    pub entity_id: i64,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub actor_user_id: Option<i64>,
+    #[schema(example = "order.status_changed")]
+    pub action: String,
+    #[schema(example = "order")]
+    pub entity_type: String,
+    pub entity_id: i64,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub request_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct AuditFilter {
+    pub actor_user_id: Option<i64>,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<i64>,
+    pub action: Option<String>,
+}
+
+pub async fn record(db: impl PgExecutor<'_>, entry: NewEntry<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (actor_user_id, action, entity_type, entity_id, before, after, \
+         request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(entry.actor_user_id)
+    .bind(entry.action)
+    .bind(entry.entity_type)
+    .bind(entry.entity_id)
+    .bind(entry.before)
+    .bind(entry.after)
+    .bind(entry.request_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+const FILTER: &str = "($1::bigint IS NULL OR actor_user_id = $1) \
+     AND ($2::text IS NULL OR entity_type = $2) \
+     AND ($3::bigint IS NULL OR entity_id = $3) \
+     AND ($4::text IS NULL OR action = $4)";
+
+/// Newest first.
+pub async fn list(
+    db: impl PgExecutor<'_> + Copy,
+    filter: &AuditFilter,
+    page: Page,
+) -> sqlx::Result<(Vec<AuditEntry>, i64)> {
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, actor_user_id, action, entity_type, entity_id, before, after, request_id, \
+         created_at FROM audit_log WHERE {FILTER} ORDER BY id DESC LIMIT $5 OFFSET $6"
+    )))
+    .bind(filter.actor_user_id)
+    .bind(&filter.entity_type)
+    .bind(filter.entity_id)
+    .bind(&filter.action)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(db)
+    .await?;
+    let total = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM audit_log WHERE {FILTER}"
+    )))
+    .bind(filter.actor_user_id)
+    .bind(&filter.entity_type)
+    .bind(filter.entity_id)
+    .bind(&filter.action)
+    .fetch_one(db)
+    .await?;
+    Ok((rows, total))
+}
