@@ -29,6 +29,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub db: PgPool,
     pub redis: redis::Client,
+    /// apalis-redis queues for the post-commit fast path (the worker's sweep covers failures).
+    pub queues: orderflow_shared::dispatch::Queues,
     pub jwt: Arc<JwtKeys>,
     pub passwords: Passwords,
     pub settings: Arc<Settings>,

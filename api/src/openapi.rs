@@ -28,7 +28,7 @@ use crate::{app::AppState, error::ErrorBody, middleware::rate_limit, routes};
         (name = "customers", description = "Customer records"),
         (name = "products", description = "Product catalogue"),
         (name = "orders", description = "Orders: creation with Idempotency-Key, reads, transitions"),
-        (name = "admin", description = "Audit log (admin)"),
+        (name = "admin", description = "Audit log and dead jobs (admin)"),
     )
 )]
 struct ApiDoc;

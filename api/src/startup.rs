@@ -43,11 +43,16 @@ impl Application {
             Err(e) => tracing::warn!(error = %e, "first admin not ensured"),
         }
         let redis = redis::Client::open(settings.redis_url()).context("REDIS_URL")?;
+        let queues = orderflow_shared::dispatch::Queues::new(
+            orderflow_shared::dispatch::redis_connection(&settings).context("REDIS_URL")?,
+            &settings,
+        );
         orderflow_shared::metrics::install();
 
         let state = AppState {
             db: pool,
             redis,
+            queues,
             jwt: Arc::new(JwtKeys::new(&settings.jwt)),
             passwords,
             settings: Arc::new(settings),
@@ -76,7 +81,7 @@ impl Application {
 
     /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_until(shutdown_signal()).await
+        self.run_until(orderflow_shared::shutdown::signal()).await
     }
 
     /// Serves until `signal` completes (tests pass their own).
@@ -93,27 +98,4 @@ impl Application {
         .with_graceful_shutdown(signal)
         .await
     }
-}
-
-/// Resolves on SIGTERM (orchestrators) or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sig) => {
-                sig.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received, draining");
 }

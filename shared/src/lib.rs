@@ -1,7 +1,10 @@
 //! Code both OrderFlow binaries share: domain rules (no I/O), SQL, settings and telemetry.
 
 pub mod db;
+pub mod dispatch;
 pub mod domain;
+pub mod jobs;
 pub mod metrics;
 pub mod settings;
+pub mod shutdown;
 pub mod telemetry;

@@ -66,6 +66,45 @@ pub struct RateLimit {
     pub replenish: Duration,
 }
 
+/// How jobs are queued, retried and timed (API and worker).
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Prefix of every Redis key (`{namespace}:jobs:{kind}`); tests use their own.
+    pub namespace: String,
+    /// A pending order is cancelled this long after creation.
+    pub pending_order_ttl: Duration,
+    /// How often the outbox sweep looks for undispatched rows.
+    pub outbox_sweep_interval: Duration,
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+    /// One attempt longer than this is a transient failure.
+    pub timeout: Duration,
+}
+
+/// The worker process.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub host: String,
+    pub port: u16,
+    /// Unique per process; generated (host-pid-random) when not set.
+    pub name: Option<String>,
+    /// Jobs of each kind running at once in this process.
+    pub concurrency: usize,
+    /// How often an idle worker asks Redis for work.
+    pub poll_interval: Duration,
+    /// Liveness beat; a worker silent for `heartbeat × missed_heartbeats` is presumed dead and
+    /// its in-flight jobs go back to the queue.
+    pub heartbeat: Duration,
+    pub missed_heartbeats: u32,
+    /// In-flight jobs older than this with no live worker are re-enqueued.
+    pub orphan_reenqueue_after: Duration,
+    pub shutdown_timeout: Duration,
+    pub cleanup_interval: Duration,
+    /// Completed outbox rows and Redis job data older than this are deleted.
+    pub retention_days: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub app_env: AppEnv,
@@ -86,6 +125,8 @@ pub struct Settings {
     pub api_rate_limit: RateLimit,
     pub password_hash_concurrency: usize,
     pub request_timeout: Duration,
+    pub jobs: JobSettings,
+    pub worker: WorkerSettings,
 }
 
 impl Settings {
@@ -220,6 +261,39 @@ impl Settings {
             password_hash_concurrency: num("PASSWORD_HASH_CONCURRENCY", cpus as u64)?.max(1)
                 as usize,
             request_timeout: Duration::from_secs(num("REQUEST_TIMEOUT_SECONDS", 30)?),
+            jobs: JobSettings {
+                namespace: parse("JOBS_NAMESPACE", "orderflow")?,
+                pending_order_ttl: Duration::from_secs(num(
+                    "PENDING_ORDER_TTL_SECONDS",
+                    24 * 3600,
+                )?),
+                outbox_sweep_interval: Duration::from_millis(
+                    num("OUTBOX_SWEEP_INTERVAL_MS", 1000)?.max(10),
+                ),
+                max_attempts: num("JOB_MAX_ATTEMPTS", 8)?.clamp(1, 100) as u32,
+                backoff_base: Duration::from_millis(num("JOB_BACKOFF_BASE_MS", 2000)?),
+                backoff_cap: Duration::from_millis(num("JOB_BACKOFF_CAP_MS", 600_000)?),
+                timeout: Duration::from_secs(num("JOB_TIMEOUT_SECONDS", 60)?.max(1)),
+            },
+            worker: WorkerSettings {
+                host: parse("WORKER_HOST", "127.0.0.1")?,
+                port: u16::try_from(num("WORKER_PORT", 9001)?)
+                    .context("WORKER_PORT is out of range")?,
+                name: get("WORKER_NAME"),
+                concurrency: num("WORKER_CONCURRENCY", 4)?.max(1) as usize,
+                poll_interval: Duration::from_millis(num("WORKER_POLL_INTERVAL_MS", 100)?.max(10)),
+                heartbeat: Duration::from_millis(num("WORKER_HEARTBEAT_MS", 2000)?.max(100)),
+                missed_heartbeats: num("WORKER_MISSED_HEARTBEATS", 3)?.max(1) as u32,
+                orphan_reenqueue_after: Duration::from_secs(num(
+                    "JOB_ORPHAN_REENQUEUE_SECONDS",
+                    60,
+                )?),
+                shutdown_timeout: Duration::from_secs(num("WORKER_SHUTDOWN_TIMEOUT_SECONDS", 30)?),
+                cleanup_interval: Duration::from_secs(
+                    num("CLEANUP_INTERVAL_SECONDS", 3600)?.max(1),
+                ),
+                retention_days: num("JOB_RETENTION_DAYS", 7)?.max(1) as u32,
+            },
         })
     }
 }

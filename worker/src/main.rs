@@ -1,11 +1,17 @@
-//! `orderflow-worker`: consumes OrderFlow's background jobs (grown in the jobs issue).
+//! `orderflow-worker`: runs OrderFlow's background jobs until SIGTERM/SIGINT.
 
-use orderflow_shared::{settings::Settings, telemetry};
+use orderflow_shared::{settings::Settings, shutdown, telemetry};
+use orderflow_worker::Worker;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    telemetry::init(settings.log_format, "info,orderflow_worker=debug");
-    tracing::info!("orderflow-worker has no jobs to run yet; exiting");
-    Ok(())
+    telemetry::init(
+        settings.log_format,
+        "info,orderflow_worker=debug,apalis=info",
+    );
+    Worker::build(settings)
+        .await?
+        .run_until(shutdown::signal())
+        .await
 }

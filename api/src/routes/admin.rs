@@ -1,10 +1,11 @@
-//! `/api/v1/admin`: the audit log (admin only).
+//! `/api/v1/admin`: the audit log and dead jobs (admin only).
 
-use axum::{Json, extract::State};
+use axum::{Json, extract::State, http::StatusCode};
 use orderflow_shared::{
     db::{
         self,
         audit::{AuditEntry, AuditFilter},
+        dead_jobs::DeadJob,
     },
     domain::Paged,
 };
@@ -14,13 +15,101 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     app::AppState,
+    audit,
     auth::CurrentUser,
-    error::{ErrorBody, Result},
-    extract::AppQuery,
+    error::{ApiError, ErrorBody, Result},
+    extract::{AppPath, AppQuery},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(audit_log))
+    OpenApiRouter::new()
+        .routes(routes!(audit_log))
+        .routes(routes!(dead_jobs))
+        .routes(routes!(retry_dead_job))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 100)]
+    pub page_size: Option<i64>,
+}
+
+/// Jobs that failed permanently or ran out of attempts, newest first (admin).
+#[utoipa::path(get, path = "/api/v1/admin/jobs/dead", tag = "admin",
+    params(PageQuery),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "A page of dead jobs", body = Paged<DeadJob>),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 422, description = "Bad paging", body = ErrorBody),
+    ))]
+async fn dead_jobs(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppQuery(q): AppQuery<PageQuery>,
+) -> Result<Json<Paged<DeadJob>>> {
+    user.require_admin()?;
+    let page = super::page(q.page, q.page_size)?;
+    let (rows, total) = db::dead_jobs::list(&state.db, page).await?;
+    Ok(Json(Paged::new(rows, page, total)))
+}
+
+/// Re-enqueues a dead job with fresh attempts (admin, audited). It goes through the outbox, so
+/// it works even while Redis is down. 409 if it was already retried.
+#[utoipa::path(post, path = "/api/v1/admin/jobs/dead/{id}/retry", tag = "admin",
+    params(("id" = i64, Path, description = "Dead job id")),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 202, description = "Re-enqueued", body = DeadJob),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such dead job", body = ErrorBody),
+        (status = 409, description = "Already retried, or its outbox row was cleaned up", body = ErrorBody),
+    ))]
+async fn retry_dead_job(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<(StatusCode, Json<DeadJob>)> {
+    user.require_admin()?;
+    let mut tx = state.db.begin().await?;
+    let job = db::dead_jobs::get_for_update(&mut *tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Dead job"))?;
+    if job.retried_at.is_some() {
+        return Err(ApiError::Conflict(
+            "This dead job was already retried".into(),
+        ));
+    }
+    let outbox_id = job
+        .outbox_id
+        .ok_or_else(|| ApiError::Conflict("The job's outbox record was cleaned up".into()))?;
+    if !db::outbox::reset_for_retry(&mut *tx, outbox_id).await? {
+        return Err(ApiError::Conflict(
+            "The job's outbox record was cleaned up".into(),
+        ));
+    }
+    db::dead_jobs::mark_retried(&mut *tx, id, user.id).await?;
+    audit::record(
+        &mut tx,
+        &user,
+        "job.retried",
+        ("dead_job", id),
+        audit::snapshot(&job),
+        None,
+    )
+    .await?;
+    let job = db::dead_jobs::get_for_update(&mut *tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Dead job"))?;
+    tx.commit().await?;
+    crate::jobs::dispatch_soon(&state, vec![outbox_id]);
+    Ok((StatusCode::ACCEPTED, Json(job)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

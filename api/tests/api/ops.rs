@@ -89,6 +89,13 @@ async fn the_openapi_document_lists_every_route_with_error_responses() {
         ("/api/v1/customers/{id}", &["get", "patch", "delete"]),
         ("/api/v1/products", &["get", "post"]),
         ("/api/v1/products/{id}", &["get", "patch", "delete"]),
+        ("/api/v1/orders", &["get", "post"]),
+        ("/api/v1/orders/summary", &["get"]),
+        ("/api/v1/orders/{id}", &["get", "patch", "delete"]),
+        ("/api/v1/orders/{id}/status", &["patch"]),
+        ("/api/v1/admin/audit-log", &["get"]),
+        ("/api/v1/admin/jobs/dead", &["get"]),
+        ("/api/v1/admin/jobs/dead/{id}/retry", &["post"]),
     ] {
         for method in methods {
             let op = &paths[path][method];
@@ -107,6 +114,12 @@ async fn the_openapi_document_lists_every_route_with_error_responses() {
     );
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());
+    let create = &paths["/api/v1/orders"]["post"];
+    assert!(create["requestBody"]["content"]["application/json"]["schema"].is_object());
+    assert!(
+        spec["components"]["schemas"]["CreateOrderRequest"]["example"].is_object(),
+        "orders have examples"
+    );
 }
 
 #[tokio::test]

@@ -3,8 +3,11 @@
 
 pub mod audit;
 pub mod customers;
+pub mod dead_jobs;
+pub mod deliveries;
 pub mod idempotency;
 pub mod orders;
+pub mod outbox;
 pub mod products;
 pub mod refresh_tokens;
 pub mod users;

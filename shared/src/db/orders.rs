@@ -148,6 +148,32 @@ pub async fn get(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<OrderR
     .await
 }
 
+/// The order and its customer's email address (for the worker's emails).
+pub async fn get_with_email(
+    db: impl PgExecutor<'_>,
+    id: i64,
+) -> sqlx::Result<Option<(OrderRow, String)>> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        order: OrderRow,
+        customer_email: String,
+    }
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{} , c.email AS customer_email FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.id = $1",
+        SELECT_ORDER.split(" FROM ").next().expect("select list")
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| (r.order, r.customer_email)))
+}
+
+/// Cancels the order if it is still pending; true when it did.
+pub async fn cancel_if_pending(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+    update_status(db, id, OrderStatus::Pending, OrderStatus::Cancelled).await
+}
+
 /// Locks the order row for the rest of the transaction.
 pub async fn get_for_update(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<OrderRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(

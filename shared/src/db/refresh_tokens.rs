@@ -83,3 +83,15 @@ pub async fn revoke_for_user(db: impl PgExecutor<'_>, user_id: i64) -> sqlx::Res
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Deletes expired tokens and tokens revoked more than a day ago (used ones stay until they
+/// expire, so reuse of a stolen token is still recognised).
+pub async fn delete_stale(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM refresh_tokens WHERE expires_at < now() \
+         OR revoked_at < now() - interval '1 day'",
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -6,6 +6,7 @@ pub mod money;
 pub mod order;
 pub mod paging;
 pub mod password;
+pub mod retry;
 pub mod role;
 pub mod sku;
 pub mod status;

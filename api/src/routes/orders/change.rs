@@ -5,6 +5,7 @@ use axum::{Json, extract::State, http::StatusCode};
 use orderflow_shared::{
     db,
     domain::{OrderStatus, order::MAX_NOTES_CHARS},
+    jobs::status_change_emails,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -80,8 +81,16 @@ pub async fn change_status(
         Some(json!({"status": to})),
     )
     .await?;
+    let mut outbox_ids = Vec::new();
+    if status_change_emails(to) {
+        let request_id = crate::middleware::request_context::current_request_id();
+        outbox_ids.push(
+            db::outbox::enqueue_status_changed(&mut *tx, id, to, request_id.as_deref()).await?,
+        );
+    }
     let order = load_visible(&mut tx, &user, id).await?;
     tx.commit().await?;
+    crate::jobs::dispatch_soon(&state, outbox_ids);
     tracing::info!(order_id = id, %from, %to, "order status changed");
     Ok(Json(order))
 }

@@ -48,7 +48,8 @@ pub struct OrderItemRequest {
     pub quantity: i64,
 }
 
-/// Places an order. Prices come from the products at this moment. With an `Idempotency-Key`
+/// Places an order. Prices come from the products at this moment. The confirmation email
+/// and the pending-order expiry are queued in the same transaction (outbox). With an `Idempotency-Key`
 /// header, repeating the same request returns the stored response (`Idempotent-Replayed: true`)
 /// instead of a second order.
 #[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
@@ -122,6 +123,12 @@ pub async fn create_order(
         .map(str::trim)
         .filter(|n| !n.is_empty());
     let order_id = db::orders::insert(&mut tx, req.customer_id, total, notes, &lines).await?;
+    let request_id = crate::middleware::request_context::current_request_id();
+    let confirmation =
+        db::outbox::enqueue_confirmation(&mut *tx, order_id, request_id.as_deref()).await?;
+    let ttl = chrono::Duration::from_std(state.settings.jobs.pending_order_ttl)
+        .map_err(ApiError::internal)?;
+    db::outbox::enqueue_expiry(&mut *tx, order_id, chrono::Utc::now() + ttl).await?;
     let order = load_visible(&mut tx, &user, order_id).await?;
     let location = format!("{PATH}/{order_id}");
 
@@ -135,6 +142,7 @@ pub async fn create_order(
         db::idempotency::store(&mut *tx, user.id, key, &stored, KEY_TTL_SECONDS).await?;
     }
     tx.commit().await?;
+    crate::jobs::dispatch_soon(&state, vec![confirmation]);
     tracing::info!(order_id, customer_id = req.customer_id, %total, "order created");
     Ok((
         StatusCode::CREATED,

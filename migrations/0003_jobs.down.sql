@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS email_deliveries;
+DROP TABLE IF EXISTS dead_jobs;
+DROP TABLE IF EXISTS outbox;

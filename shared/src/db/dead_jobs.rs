@@ -1,0 +1,78 @@
+//! SQL for `dead_jobs`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{FromRow, PgExecutor};
+use utoipa::ToSchema;
+
+use crate::domain::paging::Page;
+
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct DeadJob {
+    pub id: i64,
+    pub outbox_id: Option<i64>,
+    #[schema(example = "send_order_confirmation")]
+    pub kind: String,
+    pub payload: Value,
+    #[schema(example = "permanent: 550 mailbox unavailable")]
+    pub last_error: String,
+    pub attempts: i32,
+    pub died_at: DateTime<Utc>,
+    pub retried_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, outbox_id, kind, payload, last_error, attempts, died_at, retried_at";
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    outbox_id: i64,
+    kind: &str,
+    payload: &Value,
+    last_error: &str,
+    attempts: i32,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO dead_jobs (outbox_id, kind, payload, last_error, attempts) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(outbox_id)
+    .bind(kind)
+    .bind(payload)
+    .bind(last_error)
+    .bind(attempts)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn list(db: impl PgExecutor<'_> + Copy, page: Page) -> sqlx::Result<(Vec<DeadJob>, i64)> {
+    let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM dead_jobs ORDER BY died_at DESC, id DESC LIMIT $1 OFFSET $2"
+    )))
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(db)
+    .await?;
+    let total = sqlx::query_scalar("SELECT count(*) FROM dead_jobs")
+        .fetch_one(db)
+        .await?;
+    Ok((rows, total))
+}
+
+pub async fn get_for_update(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<DeadJob>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM dead_jobs WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn mark_retried(db: impl PgExecutor<'_>, id: i64, by: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE dead_jobs SET retried_at = now(), retried_by = $2 WHERE id = $1")
+        .bind(id)
+        .bind(by)
+        .execute(db)
+        .await?;
+    Ok(())
+}

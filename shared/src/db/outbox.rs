@@ -1,0 +1,176 @@
+//! SQL for `outbox`: written in the business transaction, claimed by dispatchers with
+//! `FOR UPDATE SKIP LOCKED` (safe with any number of API and worker processes), and updated by
+//! the worker as the job runs.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{FromRow, PgConnection, PgExecutor};
+
+use crate::{domain::OrderStatus, jobs::JobKind};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub payload: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Adds a job to the outbox, due now or at `available_at`.
+pub async fn enqueue(
+    db: impl PgExecutor<'_>,
+    kind: JobKind,
+    payload: Value,
+    available_at: Option<DateTime<Utc>>,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO outbox (kind, payload, available_at) VALUES ($1, $2, COALESCE($3, now())) \
+         RETURNING id",
+    )
+    .bind(kind.as_str())
+    .bind(payload)
+    .bind(available_at)
+    .fetch_one(db)
+    .await
+}
+
+/// The confirmation email of a new order.
+pub async fn enqueue_confirmation(
+    db: impl PgExecutor<'_>,
+    order_id: i64,
+    request_id: Option<&str>,
+) -> sqlx::Result<i64> {
+    let payload = serde_json::json!({"order_id": order_id, "request_id": request_id});
+    enqueue(db, JobKind::OrderConfirmation, payload, None).await
+}
+
+/// The status email after a change to `status`.
+pub async fn enqueue_status_changed(
+    db: impl PgExecutor<'_>,
+    order_id: i64,
+    status: OrderStatus,
+    request_id: Option<&str>,
+) -> sqlx::Result<i64> {
+    let payload =
+        serde_json::json!({"order_id": order_id, "status": status, "request_id": request_id});
+    enqueue(db, JobKind::OrderStatusChanged, payload, None).await
+}
+
+/// The expiry of a pending order, due at `at`.
+pub async fn enqueue_expiry(
+    db: impl PgExecutor<'_>,
+    order_id: i64,
+    at: DateTime<Utc>,
+) -> sqlx::Result<i64> {
+    let payload = serde_json::json!({"order_id": order_id});
+    enqueue(db, JobKind::ExpirePendingOrder, payload, Some(at)).await
+}
+
+/// Locks up to `limit` due, undispatched rows (skipping rows another dispatcher holds).
+pub async fn claim_due(db: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
+    sqlx::query_as(
+        "SELECT id, kind, payload, created_at FROM outbox \
+         WHERE dispatched_at IS NULL AND available_at <= now() \
+         ORDER BY available_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Locks the given rows if they are due and still undispatched (the fast path after commit).
+pub async fn claim_ids(db: &mut PgConnection, ids: &[i64]) -> sqlx::Result<Vec<OutboxRow>> {
+    sqlx::query_as(
+        "SELECT id, kind, payload, created_at FROM outbox \
+         WHERE id = ANY($1) AND dispatched_at IS NULL AND available_at <= now() \
+         ORDER BY id FOR UPDATE SKIP LOCKED",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn mark_dispatched(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<()> {
+    sqlx::query("UPDATE outbox SET dispatched_at = now() WHERE id = ANY($1)")
+        .bind(ids)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Counts an attempt of a job that has not finished yet and returns the attempt number and
+/// when the job was enqueued; `None` when the row is already completed (a duplicate
+/// delivery) or gone.
+pub async fn start_attempt(
+    db: impl PgExecutor<'_>,
+    id: i64,
+) -> sqlx::Result<Option<(i32, DateTime<Utc>)>> {
+    sqlx::query_as(
+        "UPDATE outbox SET attempts = attempts + 1 WHERE id = $1 AND completed_at IS NULL \
+         RETURNING attempts, created_at",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Finishes the job with `outcome` (`done`, `skipped` or `dead`).
+pub async fn complete(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    outcome: &str,
+    error: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET completed_at = now(), outcome = $2, last_error = COALESCE($3, last_error) \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(outcome)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn record_error(db: impl PgExecutor<'_>, id: i64, error: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE outbox SET last_error = $2 WHERE id = $1")
+        .bind(id)
+        .bind(error)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Makes a finished (dead) job new again: the dispatcher sends it on its next pass.
+pub async fn reset_for_retry(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE outbox SET dispatched_at = NULL, available_at = now(), attempts = 0, \
+         completed_at = NULL, outcome = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Rows waiting for dispatch (for the backlog gauge).
+pub async fn count_undispatched(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE dispatched_at IS NULL AND available_at <= now()",
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Deletes completed rows older than `days` (dead ones are kept while a dead_jobs row points
+/// at them, which `ON DELETE SET NULL` allows anyway).
+pub async fn delete_completed_before(db: impl PgExecutor<'_>, days: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM outbox WHERE completed_at < now() - make_interval(days => $1::int)",
+    )
+    .bind(days)
+    .execute(db)
+    .await?
+    .rows_affected())
+}

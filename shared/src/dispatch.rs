@@ -1,0 +1,164 @@
+//! Moving outbox rows into the apalis-redis queues. Used right after commit by the API (fast
+//! path) and by the worker's sweep (everything else: rows the fast path missed because Redis
+//! was down or the API died, and delayed jobs once due). Rows are claimed with
+//! `FOR UPDATE SKIP LOCKED`, so any number of dispatchers can run; a row pushed but not yet
+//! marked (crash in between) is pushed again later, which the idempotent handlers absorb.
+
+use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis_redis::{Config, ConnectionManager, RedisStorage};
+use redis::aio::ConnectionManagerConfig;
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+use sqlx::PgPool;
+use std::time::Duration;
+
+use crate::{
+    db::outbox::{self, OutboxRow},
+    jobs::{ExpirePendingOrder, JobKind, SendOrderConfirmation, SendOrderStatusChanged},
+    settings::Settings,
+};
+
+/// How long one push may take before Redis counts as down for this pass.
+const PUSH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Rows one sweep pass moves at most (the next pass takes the rest).
+const SWEEP_BATCH: i64 = 200;
+
+/// Handles on the three job queues. Cheap to clone.
+#[derive(Clone)]
+pub struct Queues {
+    pub confirmation: RedisStorage<SendOrderConfirmation>,
+    pub status_changed: RedisStorage<SendOrderStatusChanged>,
+    pub expiry: RedisStorage<ExpirePendingOrder>,
+}
+
+/// A Redis connection that connects on first use and reconnects by itself, so neither binary
+/// needs Redis up to start.
+pub fn redis_connection(settings: &Settings) -> redis::RedisResult<ConnectionManager> {
+    let client = redis::Client::open(settings.redis_url())?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(5)))
+        .set_number_of_retries(1);
+    ConnectionManager::new_lazy_with_config(client, config)
+}
+
+/// The apalis-redis config of one queue: its name, and the heartbeat whose silence marks a
+/// worker dead (its in-flight jobs go back to the queue after `heartbeat × missed`).
+pub fn queue_config(settings: &Settings, kind: JobKind) -> Config {
+    Config::default()
+        .queue(kind.queue(&settings.jobs.namespace))
+        .heartbeat_interval(settings.worker.heartbeat)
+        .missed_heartbeats(settings.worker.missed_heartbeats as usize)
+}
+
+impl Queues {
+    pub fn new(conn: ConnectionManager, settings: &Settings) -> Self {
+        Self {
+            confirmation: RedisStorage::new(conn.clone())
+                .with_config(queue_config(settings, JobKind::OrderConfirmation)),
+            status_changed: RedisStorage::new(conn.clone())
+                .with_config(queue_config(settings, JobKind::OrderStatusChanged)),
+            expiry: RedisStorage::new(conn)
+                .with_config(queue_config(settings, JobKind::ExpirePendingOrder)),
+        }
+    }
+
+    /// Pushes one outbox row as its typed job (the payload gains the row's id).
+    pub async fn push(&self, row: &OutboxRow) -> anyhow::Result<()> {
+        let kind = JobKind::parse(&row.kind).ok_or_else(|| {
+            anyhow::anyhow!("outbox row {} has unknown kind {:?}", row.id, row.kind)
+        })?;
+        match kind {
+            JobKind::OrderConfirmation => push(&self.confirmation, row, None).await,
+            JobKind::OrderStatusChanged => push(&self.status_changed, row, None).await,
+            JobKind::ExpirePendingOrder => push(&self.expiry, row, None).await,
+        }
+    }
+}
+
+/// Adds `outbox_id` to the stored payload and decodes it as the job type.
+pub fn job_from_row<T: DeserializeOwned>(row: &OutboxRow) -> anyhow::Result<T> {
+    let mut payload = row.payload.clone();
+    if let Value::Object(map) = &mut payload {
+        map.insert("outbox_id".into(), Value::from(row.id));
+    }
+    Ok(serde_json::from_value(payload)?)
+}
+
+/// Pushes a job, optionally to run after `delay` (retries with backoff).
+pub async fn push_job<T>(
+    storage: &RedisStorage<T>,
+    job: T,
+    delay: Option<Duration>,
+) -> anyhow::Result<()>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static,
+{
+    let mut storage = storage.clone();
+    let task = match delay {
+        Some(delay) => TaskBuilder::new(job).run_after(delay).build(),
+        None => TaskBuilder::new(job).build(),
+    };
+    tokio::time::timeout(PUSH_TIMEOUT, storage.push_task(task))
+        .await
+        .map_err(|_| anyhow::anyhow!("redis push timed out"))?
+        .map_err(|e| anyhow::anyhow!("redis push failed: {e}"))
+}
+
+async fn push<T>(
+    storage: &RedisStorage<T>,
+    row: &OutboxRow,
+    delay: Option<Duration>,
+) -> anyhow::Result<()>
+where
+    T: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static,
+{
+    push_job(storage, job_from_row::<T>(row)?, delay).await
+}
+
+/// Dispatches the given rows (the fast path right after the commit that wrote them).
+pub async fn dispatch_ids(db: &PgPool, queues: &Queues, ids: &[i64]) -> anyhow::Result<usize> {
+    let mut tx = db.begin().await?;
+    let rows = outbox::claim_ids(&mut tx, ids).await?;
+    dispatch_claimed(tx, queues, rows).await
+}
+
+/// One sweep pass: dispatches due rows nobody dispatched yet. Returns how many were moved.
+pub async fn sweep(db: &PgPool, queues: &Queues) -> anyhow::Result<usize> {
+    let mut tx = db.begin().await?;
+    let rows = outbox::claim_due(&mut tx, SWEEP_BATCH).await?;
+    dispatch_claimed(tx, queues, rows).await
+}
+
+/// Pushes claimed rows in order and marks the pushed ones dispatched, in the claiming
+/// transaction. A failed push stops the pass; the rest stay for the next one.
+async fn dispatch_claimed(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    queues: &Queues,
+    rows: Vec<OutboxRow>,
+) -> anyhow::Result<usize> {
+    let mut pushed = Vec::with_capacity(rows.len());
+    let mut failure = None;
+    for row in &rows {
+        match queues.push(row).await {
+            Ok(()) => pushed.push(row.id),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    if !pushed.is_empty() {
+        outbox::mark_dispatched(&mut *tx, &pushed).await?;
+    }
+    tx.commit().await?;
+    metrics::counter!("orderflow_outbox_dispatched_total").increment(pushed.len() as u64);
+    match failure {
+        Some(e) if pushed.is_empty() => Err(e),
+        Some(e) => {
+            tracing::warn!(error = %e, dispatched = pushed.len(), "outbox dispatch stopped early");
+            Ok(pushed.len())
+        }
+        None => Ok(pushed.len()),
+    }
+}

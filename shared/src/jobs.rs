@@ -1,0 +1,106 @@
+//! Job payloads the API enqueues (through the outbox) and the worker consumes, and the Redis
+//! queue names. Every job carries the id of its outbox row: the durable record of its attempts
+//! and outcome.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::OrderStatus;
+
+/// Sends the "order received" email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendOrderConfirmation {
+    pub order_id: i64,
+    pub outbox_id: i64,
+    pub request_id: Option<String>,
+}
+
+/// Sends the "your order is now …" email (shipped, delivered, cancelled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendOrderStatusChanged {
+    pub order_id: i64,
+    pub status: OrderStatus,
+    pub outbox_id: i64,
+    pub request_id: Option<String>,
+}
+
+/// Cancels the order if it is still pending when it runs (scheduled `PENDING_ORDER_TTL` after
+/// creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpirePendingOrder {
+    pub order_id: i64,
+    pub outbox_id: i64,
+}
+
+/// The kinds of outbox rows, one Redis queue each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    OrderConfirmation,
+    OrderStatusChanged,
+    ExpirePendingOrder,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 3] = [
+        Self::OrderConfirmation,
+        Self::OrderStatusChanged,
+        Self::ExpirePendingOrder,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrderConfirmation => "send_order_confirmation",
+            Self::OrderStatusChanged => "send_order_status_changed",
+            Self::ExpirePendingOrder => "expire_pending_order",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// `{namespace}:jobs:{kind}`; tests use their own namespace.
+    pub fn queue(self, namespace: &str) -> String {
+        format!("{namespace}:jobs:{}", self.as_str())
+    }
+}
+
+/// Which status changes email the customer.
+pub fn status_change_emails(status: OrderStatus) -> bool {
+    matches!(
+        status,
+        OrderStatus::Shipped | OrderStatus::Delivered | OrderStatus::Cancelled
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_and_name_their_queues() {
+        for kind in JobKind::ALL {
+            assert_eq!(JobKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(
+            JobKind::OrderConfirmation.queue("orderflow"),
+            "orderflow:jobs:send_order_confirmation"
+        );
+        assert_eq!(JobKind::parse("nope"), None);
+    }
+
+    #[test]
+    fn only_shipped_delivered_and_cancelled_send_email() {
+        let emailing: Vec<_> = OrderStatus::ALL
+            .into_iter()
+            .filter(|s| status_change_emails(*s))
+            .collect();
+        assert_eq!(
+            emailing,
+            [
+                OrderStatus::Shipped,
+                OrderStatus::Delivered,
+                OrderStatus::Cancelled
+            ]
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! Job handlers. Each job's outbox row is its durable record: every attempt is counted there
+//! first (so a job that crashes its worker still runs out of attempts), a success or skip
+//! completes it, a transient failure schedules the job again after an exponential, jittered
+//! delay, and a permanent failure or the last attempt moves it to `dead_jobs`.
+//!
+//! Retries are ours rather than apalis-redis's: it would re-run every failed task after
+//! `attempt` seconds (linear) up to a hard-coded 25 attempts, ignoring any maximum
+//! (apalis-redis 1.0 `lua/handle_results.lua`). So handlers only return `Err` when even the
+//! bookkeeping failed (database down); apalis' linear retry is then the fallback.
+
+pub mod confirmation;
+pub mod deliver;
+pub mod expiry;
+pub mod status_changed;
+
+use apalis::prelude::BoxDynError;
+use apalis_redis::RedisStorage;
+use orderflow_shared::{
+    db::{dead_jobs, outbox},
+    dispatch::push_job,
+    domain::retry::{FailureKind, NextStep},
+    jobs::JobKind,
+};
+use serde::{Serialize, de::DeserializeOwned};
+use std::{future::Future, time::Instant};
+
+use crate::{context::JobContext, metrics};
+
+/// How an attempt ended when it did not fail.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The work was done (and the handler completed the outbox row in its transaction).
+    Done,
+    /// Nothing to do, e.g. the order was deleted or is no longer pending.
+    Skipped(String),
+}
+
+/// A failed attempt, classified.
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self {
+            kind: FailureKind::Transient,
+            message: message.into(),
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            kind: FailureKind::Permanent,
+            message: message.into(),
+        }
+    }
+}
+
+/// Database errors while doing the work are transient (timeouts, restarts).
+impl From<sqlx::Error> for Failure {
+    fn from(err: sqlx::Error) -> Self {
+        Self::transient(format!("database: {err}"))
+    }
+}
+
+/// Runs one attempt of `job` with the bookkeeping described in the module docs.
+pub async fn attempt<T, W>(
+    ctx: &JobContext,
+    kind: JobKind,
+    outbox_id: i64,
+    job: T,
+    storage: &RedisStorage<T>,
+    work: W,
+) -> Result<(), BoxDynError>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
+    W: Future<Output = Result<Outcome, Failure>>,
+{
+    let started = Instant::now();
+    let Some((attempt, enqueued_at)) = outbox::start_attempt(&ctx.db, outbox_id).await? else {
+        tracing::info!(
+            outbox_id,
+            "job already completed; duplicate delivery ignored"
+        );
+        metrics::job_finished(kind, "duplicate", started, None);
+        return Ok(());
+    };
+    let attempt = attempt.max(1) as u32;
+    let result = match tokio::time::timeout(ctx.timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(Failure::transient(format!(
+            "timed out after {:?}",
+            ctx.timeout
+        ))),
+    };
+    match result {
+        Ok(Outcome::Done) => {
+            tracing::info!(outbox_id, attempt, "job done");
+            metrics::job_finished(kind, "done", started, Some(enqueued_at));
+        }
+        Ok(Outcome::Skipped(reason)) => {
+            tracing::info!(outbox_id, attempt, %reason, "job skipped");
+            outbox::complete(&ctx.db, outbox_id, "skipped", Some(&reason)).await?;
+            metrics::job_finished(kind, "skipped", started, Some(enqueued_at));
+        }
+        Err(failure) => {
+            let label = match failure.kind {
+                FailureKind::Transient => "transient",
+                FailureKind::Permanent => "permanent",
+            };
+            let error = format!("{label}: {}", failure.message);
+            match ctx
+                .policy
+                .after_failure(failure.kind, attempt, rand::random::<f64>())
+            {
+                NextStep::RetryIn(delay) => {
+                    tracing::warn!(outbox_id, attempt, ?delay, %error, "job failed; retrying");
+                    outbox::record_error(&ctx.db, outbox_id, &error).await?;
+                    push_job(storage, job, Some(delay))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    metrics::job_finished(kind, "retry", started, None);
+                }
+                NextStep::Dead => {
+                    tracing::error!(outbox_id, attempt, %error, "job dead");
+                    let payload = serde_json::to_value(&job)?;
+                    let mut tx = ctx.db.begin().await?;
+                    dead_jobs::insert(
+                        &mut *tx,
+                        outbox_id,
+                        kind.as_str(),
+                        &payload,
+                        &error,
+                        attempt as i32,
+                    )
+                    .await?;
+                    outbox::complete(&mut *tx, outbox_id, "dead", Some(&error)).await?;
+                    tx.commit().await?;
+                    metrics::job_finished(kind, "dead", started, None);
+                }
+            }
+        }
+    }
+    Ok(())
+}

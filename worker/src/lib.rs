@@ -1,0 +1,182 @@
+//! The OrderFlow worker: consumes confirmation-email, status-email and expiry jobs from
+//! apalis-redis, sweeps the outbox into Redis, cleans up on a schedule, and serves `/health`
+//! and `/metrics`. `main.rs` only reads settings; tests start the same thing in-process.
+
+pub mod cleanup;
+pub mod context;
+pub mod email;
+pub mod handlers;
+pub mod metrics;
+pub mod server;
+pub mod sweep;
+
+use anyhow::Context as _;
+use apalis::prelude::*;
+use apalis_redis::ConnectionManager;
+use orderflow_shared::{
+    db,
+    dispatch::{self, Queues},
+    domain::retry::RetryPolicy,
+    settings::Settings,
+};
+use std::{future::Future, net::SocketAddr};
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::{context::JobContext, email::Mailer};
+
+pub struct Worker {
+    settings: Settings,
+    name: String,
+    listener: TcpListener,
+    ctx: JobContext,
+    redis: ConnectionManager,
+}
+
+/// `host-pid-random`: unique per process, as apalis-redis needs to tell a dead worker's
+/// in-flight jobs from a live one's.
+pub fn unique_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".into());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &random[..8])
+}
+
+impl Worker {
+    /// Prepares connections (lazily: PostgreSQL and Redis may come up later) and binds the
+    /// health/metrics port.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = db::connect_lazy(&settings).context("DATABASE_URL")?;
+        let redis = dispatch::redis_connection(&settings).context("REDIS_URL")?;
+        let queues = Queues::new(redis.clone(), &settings);
+        let mailer = Mailer::new(&settings.smtp)?;
+        let name = settings.worker.name.clone().unwrap_or_else(unique_name);
+        let addr = format!("{}:{}", settings.worker.host, settings.worker.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("binding {addr} (WORKER_HOST/WORKER_PORT)"))?;
+        orderflow_shared::metrics::install();
+        let ctx = JobContext {
+            db,
+            mailer,
+            queues,
+            policy: RetryPolicy {
+                max_attempts: settings.jobs.max_attempts,
+                base: settings.jobs.backoff_base,
+                cap: settings.jobs.backoff_cap,
+            },
+            timeout: settings.jobs.timeout,
+        };
+        Ok(Self {
+            settings,
+            name,
+            listener,
+            ctx,
+            redis,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener")
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs until `signal`, then stops fetching, lets in-flight jobs finish (up to
+    /// `WORKER_SHUTDOWN_TIMEOUT_SECONDS`) and returns.
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            settings,
+            name,
+            listener,
+            ctx,
+            redis,
+        } = self;
+        tracing::info!(worker = %name, addr = %listener.local_addr()?, "OrderFlow worker starting");
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let background = [
+            tokio::spawn(server::serve(
+                listener,
+                server::router(name.clone()),
+                stop_rx.clone(),
+            )),
+            tokio::spawn(sweep::run(
+                ctx.db.clone(),
+                ctx.queues.clone(),
+                settings.jobs.outbox_sweep_interval,
+                stop_rx.clone(),
+            )),
+            tokio::spawn(cleanup::run(
+                ctx.db.clone(),
+                redis,
+                settings.clone(),
+                stop_rx,
+            )),
+        ];
+
+        let poll = settings.worker.poll_interval;
+        let concurrency = settings.worker.concurrency;
+        let monitor = Monitor::new()
+            .register({
+                let (ctx, name) = (ctx.clone(), format!("{name}:confirmation"));
+                move |_| {
+                    WorkerBuilder::new(name.as_str())
+                        .backend(ctx.queues.confirmation.clone().poll_with_interval(poll))
+                        .data(ctx.clone())
+                        .concurrency(concurrency)
+                        .catch_panic()
+                        .enable_tracing()
+                        .build(handlers::confirmation::handle)
+                }
+            })
+            .register({
+                let (ctx, name) = (ctx.clone(), format!("{name}:status_changed"));
+                move |_| {
+                    WorkerBuilder::new(name.as_str())
+                        .backend(ctx.queues.status_changed.clone().poll_with_interval(poll))
+                        .data(ctx.clone())
+                        .concurrency(concurrency)
+                        .catch_panic()
+                        .enable_tracing()
+                        .build(handlers::status_changed::handle)
+                }
+            })
+            .register({
+                let (ctx, name) = (ctx.clone(), format!("{name}:expiry"));
+                move |_| {
+                    WorkerBuilder::new(name.as_str())
+                        .backend(ctx.queues.expiry.clone().poll_with_interval(poll))
+                        .data(ctx.clone())
+                        .concurrency(concurrency)
+                        .catch_panic()
+                        .enable_tracing()
+                        .build(handlers::expiry::handle)
+                }
+            })
+            // A worker that lost Redis stops (apalis-redis #76); start it again.
+            .should_restart(|worker, error| {
+                tracing::warn!(worker = %worker.name(), %error, "job worker stopped; restarting");
+                true
+            })
+            .shutdown_timeout(settings.worker.shutdown_timeout);
+        let result = monitor
+            .run_with_signal(async move {
+                signal.await;
+                Ok(())
+            })
+            .await;
+        let _ = stop_tx.send(true);
+        for task in background {
+            let _ = task.await;
+        }
+        tracing::info!(worker = %name, "OrderFlow worker stopped");
+        result.map_err(|e| anyhow::anyhow!("job monitor: {e}"))
+    }
+}

@@ -1,0 +1,305 @@
+//! A whole OrderFlow stack per test: a fresh PostgreSQL database, its own Redis key namespace,
+//! a test SMTP server, the API in-process, and workers in-process or as child processes.
+
+use orderflow_api::Application;
+use orderflow_shared::settings::Settings;
+use orderflow_worker::Worker;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, PgPool};
+use std::{
+    collections::HashMap,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use crate::smtp::{Running, SmtpServer};
+
+pub const ADMIN_EMAIL: &str = "admin@orderflow.test";
+pub const ADMIN_PASSWORD: &str = "admin-password-123";
+pub const PASSWORD: &str = "customer-password-1";
+
+fn pg_base() -> String {
+    std::env::var("TEST_PG_BASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+pub struct Stack {
+    pub api: String,
+    pub client: Client,
+    pub db: PgPool,
+    pub smtp: Running,
+    pub vars: HashMap<String, String>,
+    db_name: String,
+    namespace: String,
+    _api_stop: oneshot::Sender<()>,
+    workers: Vec<oneshot::Sender<()>>,
+}
+
+impl Stack {
+    /// Starts PostgreSQL database, SMTP server and API (no worker yet).
+    pub async fn start(overrides: &[(&str, &str)]) -> Stack {
+        let smtp = SmtpServer::start().await;
+        let db_name = format!("orderflow_test_{}", Uuid::new_v4().simple());
+        let namespace = format!("orderflow-test-{}", Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&format!("{}/postgres", pg_base()))
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE \"{db_name}\""
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let mut vars: HashMap<String, String> = [
+            ("APP_ENV", "test".to_string()),
+            ("APP_PORT", "0".into()),
+            ("WORKER_PORT", "0".into()),
+            ("DATABASE_URL", format!("{}/{db_name}", pg_base())),
+            ("DATABASE_MAX_CONNECTIONS", "10".into()),
+            ("REDIS_URL", redis_url()),
+            ("JOBS_NAMESPACE", namespace.clone()),
+            ("FIRST_ADMIN_EMAIL", ADMIN_EMAIL.into()),
+            ("FIRST_ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
+            ("AUTH_RATE_LIMIT_BURST", "1000".into()),
+            ("SMTP_HOST", "127.0.0.1".into()),
+            ("SMTP_PORT", smtp.port().to_string()),
+            ("SMTP_TIMEOUT_SECONDS", "5".into()),
+            ("SMTP_FROM", "OrderFlow <orders@orderflow.test>".into()),
+            ("WORKER_POLL_INTERVAL_MS", "50".into()),
+            ("OUTBOX_SWEEP_INTERVAL_MS", "200".into()),
+            ("JOB_BACKOFF_BASE_MS", "200".into()),
+            ("JOB_BACKOFF_CAP_MS", "1000".into()),
+            ("WORKER_HEARTBEAT_MS", "1000".into()),
+            ("WORKER_MISSED_HEARTBEATS", "3".into()),
+            ("WORKER_SHUTDOWN_TIMEOUT_SECONDS", "15".into()),
+            ("JOB_TIMEOUT_SECONDS", "20".into()),
+            ("PASSWORD_HASH_CONCURRENCY", "2".into()),
+            ("LOG_FORMAT", "pretty".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        for (k, v) in overrides {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        if std::env::var("TEST_LOG").is_ok() {
+            orderflow_shared::telemetry::init(
+                orderflow_shared::settings::LogFormat::Pretty,
+                "info,orderflow_worker=debug",
+            );
+        }
+        let app = Application::build(settings_from(&vars))
+            .await
+            .expect("api builds");
+        let api = format!("http://{}", app.local_addr());
+        let db = app.state().db.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        Stack {
+            api,
+            client: Client::new(),
+            db,
+            smtp,
+            vars,
+            db_name,
+            namespace,
+            _api_stop: tx,
+            workers: Vec::new(),
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        settings_from(&self.vars)
+    }
+
+    /// Starts a worker in this process; it stops when the stack is dropped.
+    pub async fn spawn_worker(&mut self) {
+        let worker = Worker::build(self.settings()).await.expect("worker builds");
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(worker.run_until(async {
+            let _ = rx.await;
+        }));
+        self.workers.push(tx);
+    }
+
+    /// Starts `orderflow-worker` as a child process with this stack's settings.
+    pub fn worker_process(&self) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_orderflow-worker"))
+            .env_clear()
+            .envs(&self.vars)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::null())
+            .stderr(if std::env::var("TEST_LOG").is_ok() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .expect("worker binary starts")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let r = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .form(&[("username", email), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn admin(&self) -> String {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Registers a customer; returns (token, customer id).
+    pub async fn customer(&self, email: &str, name: &str) -> (String, i64) {
+        let r = self
+            .client
+            .post(self.url("/api/v1/auth/register"))
+            .json(&json!({"email": email, "password": PASSWORD, "name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let customer_id = r.json::<Value>().await.unwrap()["customer_id"]
+            .as_i64()
+            .unwrap();
+        (self.login(email, PASSWORD).await, customer_id)
+    }
+
+    pub async fn product(&self, admin: &str, sku: &str, name: &str, price: &str) -> i64 {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/products",
+                admin,
+                Some(json!({"sku": sku, "name": name, "price": price})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_i64().unwrap()
+    }
+
+    pub async fn order(&self, token: &str, customer_id: i64, items: &[(i64, i64)]) -> Value {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|(p, q)| json!({"product_id": p, "quantity": q}))
+            .collect();
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/orders",
+                token,
+                Some(json!({"customer_id": customer_id, "items": items})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    pub async fn scalar(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.db).await.unwrap()
+    }
+
+    /// Polls `sql` until it returns `expected` (or panics after `timeout`).
+    pub async fn wait_scalar(&self, sql: &'static str, expected: i64, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let value = self.scalar(sql).await;
+            if value == expected {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{sql}: {value}, expected {expected}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn settings_from(vars: &HashMap<String, String>) -> Settings {
+    Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings")
+}
+
+/// Drops the test database and the test's Redis keys.
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for stop in self.workers.drain(..) {
+            let _ = stop.send(());
+        }
+        let (db_name, namespace) = (self.db_name.clone(), self.namespace.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(mut conn) =
+                    PgConnection::connect(&format!("{}/postgres", pg_base())).await
+                {
+                    let drop = format!("DROP DATABASE IF EXISTS \"{db_name}\" WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                        .execute(&mut conn)
+                        .await;
+                }
+                if let Ok(client) = redis::Client::open(redis_url())
+                    && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                {
+                    let keys: Vec<String> = redis::cmd("KEYS")
+                        .arg(format!("{namespace}:*"))
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap_or_default();
+                    if !keys.is_empty() {
+                        let _: redis::RedisResult<()> =
+                            redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+                    }
+                }
+            });
+        })
+        .join();
+    }
+}

@@ -1,0 +1,10 @@
+//! Jobs end to end: API → outbox → Redis → worker → a real SMTP server on loopback.
+
+mod cleanup;
+mod delivery;
+mod expiry;
+mod failures;
+mod helpers;
+mod outage;
+mod processes;
+mod smtp;

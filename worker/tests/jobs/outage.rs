@@ -1,0 +1,77 @@
+//! Redis down when the order is created: the API still answers 201 and the email arrives once
+//! Redis is back. Uses its own redis-server so other tests keep theirs.
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use crate::helpers::Stack;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn redis_server(port: u16) -> Killed {
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server on PATH");
+    let server = Killed(child);
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("redis-server did not start on {port}");
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn an_order_made_while_redis_is_down_is_emailed_after_it_returns() {
+    let port = free_port();
+    let redis = redis_server(port).await;
+    let url = format!("redis://127.0.0.1:{port}");
+    let mut stack = Stack::start(&[("REDIS_URL", &url)]).await;
+    stack.spawn_worker().await;
+    let admin = stack.admin().await;
+    let p = stack.product(&admin, "P-1", "Lamp", "20.00").await;
+    let (token, customer) = stack.customer("ada@example.com", "Ada").await;
+
+    drop(redis);
+    let order = stack.order(&token, customer, &[(p, 1)]).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(stack.smtp.messages().is_empty());
+    assert_eq!(stack.scalar("SELECT count(*) FROM outbox WHERE kind = 'send_order_confirmation' AND dispatched_at IS NULL").await, 1);
+
+    let _redis = redis_server(port).await;
+    let messages = stack.smtp.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(
+        messages[0].subject(),
+        format!("Order #{} received", order["id"])
+    );
+}
