@@ -96,7 +96,11 @@ where
 {
     let mut storage = storage.clone();
     let task = match delay {
-        Some(delay) => TaskBuilder::new(job).run_after(delay).build(),
+        // apalis-redis schedules by whole Unix seconds and truncates: round up so a 1.5 s
+        // backoff never becomes 1 s, nor 0.4 s become "now".
+        Some(delay) => TaskBuilder::new(job)
+            .run_after(Duration::from_secs(delay.as_secs_f64().ceil() as u64))
+            .build(),
         None => TaskBuilder::new(job).build(),
     };
     tokio::time::timeout(PUSH_TIMEOUT, storage.push_task(task))

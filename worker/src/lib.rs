@@ -7,6 +7,7 @@ pub mod context;
 pub mod email;
 pub mod handlers;
 pub mod metrics;
+pub mod restart;
 pub mod server;
 pub mod sweep;
 
@@ -117,16 +118,18 @@ impl Worker {
                 ctx.db.clone(),
                 redis,
                 settings.clone(),
-                stop_rx,
+                stop_rx.clone(),
             )),
         ];
 
         let poll = settings.worker.poll_interval;
         let concurrency = settings.worker.concurrency;
-        let monitor = Monitor::new()
-            .register({
-                let (ctx, name) = (ctx.clone(), format!("{name}:confirmation"));
-                move |_| {
+        let grace = settings.worker.shutdown_timeout;
+        let confirmation = {
+            let (ctx, name) = (ctx.clone(), format!("{name}:confirmation"));
+            move || {
+                let (ctx, name) = (ctx.clone(), name.clone());
+                Monitor::new().shutdown_timeout(grace).register(move |_| {
                     WorkerBuilder::new(name.as_str())
                         .backend(ctx.queues.confirmation.clone().poll_with_interval(poll))
                         .data(ctx.clone())
@@ -134,11 +137,14 @@ impl Worker {
                         .catch_panic()
                         .enable_tracing()
                         .build(handlers::confirmation::handle)
-                }
-            })
-            .register({
-                let (ctx, name) = (ctx.clone(), format!("{name}:status_changed"));
-                move |_| {
+                })
+            }
+        };
+        let status_changed = {
+            let (ctx, name) = (ctx.clone(), format!("{name}:status_changed"));
+            move || {
+                let (ctx, name) = (ctx.clone(), name.clone());
+                Monitor::new().shutdown_timeout(grace).register(move |_| {
                     WorkerBuilder::new(name.as_str())
                         .backend(ctx.queues.status_changed.clone().poll_with_interval(poll))
                         .data(ctx.clone())
@@ -146,11 +152,14 @@ impl Worker {
                         .catch_panic()
                         .enable_tracing()
                         .build(handlers::status_changed::handle)
-                }
-            })
-            .register({
-                let (ctx, name) = (ctx.clone(), format!("{name}:expiry"));
-                move |_| {
+                })
+            }
+        };
+        let expiry = {
+            let (ctx, name) = (ctx.clone(), format!("{name}:expiry"));
+            move || {
+                let (ctx, name) = (ctx.clone(), name.clone());
+                Monitor::new().shutdown_timeout(grace).register(move |_| {
                     WorkerBuilder::new(name.as_str())
                         .backend(ctx.queues.expiry.clone().poll_with_interval(poll))
                         .data(ctx.clone())
@@ -158,25 +167,27 @@ impl Worker {
                         .catch_panic()
                         .enable_tracing()
                         .build(handlers::expiry::handle)
-                }
-            })
-            // A worker that lost Redis stops (apalis-redis #76); start it again.
-            .should_restart(|worker, error| {
-                tracing::warn!(worker = %worker.name(), %error, "job worker stopped; restarting");
-                true
-            })
-            .shutdown_timeout(settings.worker.shutdown_timeout);
-        let result = monitor
-            .run_with_signal(async move {
+                })
+            }
+        };
+        let stop_on_signal = {
+            let stop_tx = stop_tx.clone();
+            async move {
                 signal.await;
-                Ok(())
-            })
-            .await;
+                let _ = stop_tx.send(true);
+            }
+        };
+        tokio::join!(
+            stop_on_signal,
+            restart::supervise("confirmation", confirmation, stop_rx.clone()),
+            restart::supervise("status_changed", status_changed, stop_rx.clone()),
+            restart::supervise("expiry", expiry, stop_rx.clone()),
+        );
         let _ = stop_tx.send(true);
         for task in background {
             let _ = task.await;
         }
         tracing::info!(worker = %name, "OrderFlow worker stopped");
-        result.map_err(|e| anyhow::anyhow!("job monitor: {e}"))
+        Ok(())
     }
 }

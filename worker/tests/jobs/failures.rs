@@ -15,7 +15,7 @@ async fn one_order(stack: &Stack) -> i64 {
 
 #[tokio::test]
 async fn smtp_answering_4xx_for_a_while_delivers_after_retries_exactly_once() {
-    let mut stack = Stack::start(&[]).await;
+    let mut stack = Stack::start(&[("JOB_MAX_ATTEMPTS", "30")]).await;
     stack.smtp.fail_next(3);
     stack.spawn_worker().await;
     one_order(&stack).await;
@@ -32,7 +32,7 @@ async fn smtp_answering_4xx_for_a_while_delivers_after_retries_exactly_once() {
 
 #[tokio::test]
 async fn smtp_refusing_connections_for_a_while_delivers_once_it_is_back() {
-    let mut stack = Stack::start(&[]).await;
+    let mut stack = Stack::start(&[("JOB_MAX_ATTEMPTS", "30")]).await;
     stack.smtp.refuse_connections(true);
     stack.spawn_worker().await;
     one_order(&stack).await;
