@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs OrderFlow locally: dependencies, database, migrations, first admin, API and worker.
-# Ctrl-C stops both processes.
+# Runs OrderFlow locally: PostgreSQL, Redis and an SMTP catcher with a web UI, then the
+# database, migrations, first admin, the API and the worker. Ctrl-C stops the API and the
+# worker (the services keep running for next time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
@@ -9,6 +10,7 @@ source scripts/services.sh
 [ -f .env ] || { cp .env.example .env; log "created .env from .env.example"; }
 
 ensure_services
+ensure_smtp_catcher
 
 profile="${PROFILE:-debug}"
 flag=""; [ "$profile" = release ] && flag="--release"

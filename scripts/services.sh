@@ -63,6 +63,32 @@ ensure_redis() {
   wait_port "$REDIS_PORT" Redis
 }
 
+SMTP_CATCHER_PORT="${SMTP_CATCHER_PORT:-1025}"
+SMTP_CATCHER_WEB_PORT="${SMTP_CATCHER_WEB_PORT:-1080}"
+MAILDEV_VERSION="2.2.1"
+
+# An SMTP server that keeps every message and shows it in a web UI, for local runs:
+# Mailpit under Docker, otherwise MailDev from the npm registry (installed into .run/).
+ensure_smtp_catcher() {
+  port_open "$SMTP_CATCHER_PORT" && return 0
+  if docker_engine; then
+    docker compose up -d mailpit
+  else
+    command -v npm >/dev/null || apt_install nodejs npm
+    local dir=.run/maildev
+    if [ ! -x "$dir/node_modules/.bin/maildev" ]; then
+      log "installing MailDev $MAILDEV_VERSION into $dir"
+      mkdir -p "$dir"
+      npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "maildev@$MAILDEV_VERSION" >/dev/null
+    fi
+    log "starting MailDev (SMTP :$SMTP_CATCHER_PORT, web UI :$SMTP_CATCHER_WEB_PORT)"
+    nohup "$dir/node_modules/.bin/maildev" --ip 127.0.0.1 --smtp "$SMTP_CATCHER_PORT" \
+      --web "$SMTP_CATCHER_WEB_PORT" >.run/maildev.log 2>&1 &
+  fi
+  wait_port "$SMTP_CATCHER_PORT" "the SMTP catcher"
+  log "emails sent by OrderFlow appear at http://127.0.0.1:$SMTP_CATCHER_WEB_PORT"
+}
+
 ensure_services() {
   if ! port_open "$PG_PORT" || ! port_open "$REDIS_PORT"; then
     if docker_engine; then

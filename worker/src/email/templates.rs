@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 pub struct OrderView {
     pub number: i64,
     pub customer_name: String,
+    /// Human label of the status the email speaks of ("Shipped").
     pub status: &'static str,
     pub lines: Vec<LineView>,
     pub total: Decimal,
@@ -28,11 +29,18 @@ pub struct LineView {
 }
 
 impl OrderView {
-    pub fn new(order: &OrderRow, items: &[ItemRow], support_email: &str) -> Self {
+    /// The view of `order` as of `status`: a confirmation shows the order as placed, a status
+    /// email the change it announces, even if the order has moved on since.
+    pub fn new(
+        order: &OrderRow,
+        items: &[ItemRow],
+        status: OrderStatus,
+        support_email: &str,
+    ) -> Self {
         Self {
             number: order.id,
             customer_name: order.customer_name.clone(),
-            status: order.status.as_str(),
+            status: label(status),
             lines: items
                 .iter()
                 .map(|i| LineView {
@@ -47,6 +55,16 @@ impl OrderView {
             notes: order.notes.clone(),
             support_email: support_email.to_string(),
         }
+    }
+}
+
+pub fn label(status: OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::Pending => "Pending",
+        OrderStatus::Processing => "Processing",
+        OrderStatus::Shipped => "Shipped",
+        OrderStatus::Delivered => "Delivered",
+        OrderStatus::Cancelled => "Cancelled",
     }
 }
 
@@ -123,7 +141,7 @@ mod tests {
         OrderView {
             number: 42,
             customer_name: name.into(),
-            status: "pending",
+            status: "Pending",
             lines: vec![LineView {
                 name: "Keyboard <b>".into(),
                 quantity: 2,
@@ -147,7 +165,7 @@ mod tests {
                 "#42",
                 "179.80",
                 "89.90",
-                "pending",
+                "Pending",
                 "support@orderflow.localhost",
                 "gift",
             ] {

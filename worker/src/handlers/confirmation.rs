@@ -3,6 +3,7 @@
 use apalis::prelude::{BoxDynError, Data};
 use orderflow_shared::{
     db::orders,
+    domain::OrderStatus,
     jobs::{JobKind, SendOrderConfirmation},
 };
 
@@ -40,7 +41,12 @@ async fn send(ctx: &JobContext, job: &SendOrderConfirmation) -> Result<Outcome, 
         return Ok(Outcome::Skipped("order no longer exists".into()));
     };
     let items = orders::items_of(&ctx.db, &[order.id]).await?;
-    let view = OrderView::new(&order, &items, &ctx.mailer.support_email());
+    let view = OrderView::new(
+        &order,
+        &items,
+        OrderStatus::Pending,
+        &ctx.mailer.support_email(),
+    );
     let rendered =
         templates::confirmation(&view).map_err(|e| Failure::permanent(format!("template: {e}")))?;
     deliver(

@@ -32,9 +32,7 @@ async fn send(ctx: &JobContext, job: &SendOrderStatusChanged) -> Result<Outcome,
         return Ok(Outcome::Skipped("order no longer exists".into()));
     };
     let items = orders::items_of(&ctx.db, &[order.id]).await?;
-    let mut view = OrderView::new(&order, &items, &ctx.mailer.support_email());
-    // The email tells of this change, even if the order has moved on since.
-    view.status = job.status.as_str();
+    let view = OrderView::new(&order, &items, job.status, &ctx.mailer.support_email());
     let rendered = templates::status_changed(&view, job.status)
         .map_err(|e| Failure::permanent(format!("template: {e}")))?;
     let kind = format!("status_{}", job.status);

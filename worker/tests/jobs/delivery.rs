@@ -44,7 +44,7 @@ async fn an_order_gets_exactly_one_confirmation_email_with_its_items_and_total()
         "- Mechanical keyboard: 2 x EUR 89.90 = EUR 179.80",
         "- USB-C cable <2m>: 3 x EUR 4.50 = EUR 13.50",
         "Total: EUR 193.30",
-        "Status: pending",
+        "Status: Pending",
         "orders@orderflow.test",
     ] {
         assert!(text.contains(line), "{line:?} missing from:\n{text}");
@@ -112,7 +112,7 @@ async fn shipping_delivering_and_cancelling_send_status_emails() {
         .find(|m| m.subject().ends_with("has shipped"))
         .unwrap();
     assert!(
-        shipped.text().contains("Status: shipped"),
+        shipped.text().contains("Status: Shipped"),
         "{}",
         shipped.text()
     );

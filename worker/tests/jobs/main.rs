@@ -5,6 +5,7 @@ mod delivery;
 mod expiry;
 mod failures;
 mod helpers;
+mod metrics;
 mod outage;
 mod processes;
 mod smtp;
