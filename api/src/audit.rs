@@ -7,20 +7,18 @@ use sqlx::PgConnection;
 
 use crate::{auth::CurrentUser, error::Result, middleware::request_context};
 
-/// An entity's state as JSON, for the `before`/`after` columns.
-pub fn snapshot(value: &impl Serialize) -> Option<Value> {
-    serde_json::to_value(value).ok()
-}
-
-/// Records `action` on `(entity_type, entity_id)` by `actor`, with the current request id.
-pub async fn record(
+/// Records `action` on `(entity_type, entity_id)` by `actor`, with the entity's state before
+/// and after (as JSON) and the current request id.
+pub async fn record<T: Serialize>(
     tx: &mut PgConnection,
     actor: &CurrentUser,
     action: &str,
     (entity_type, entity_id): (&str, i64),
-    before: Option<Value>,
-    after: Option<Value>,
+    before: Option<&T>,
+    after: Option<&T>,
 ) -> Result<()> {
+    let json = |state: Option<&T>| state.and_then(|s| serde_json::to_value(s).ok());
+    let (before, after): (Option<Value>, Option<Value>) = (json(before), json(after));
     audit::record(
         tx,
         NewEntry {

@@ -48,7 +48,11 @@ pub fn unique_name() -> String {
 impl Worker {
     /// Prepares connections (lazily: PostgreSQL and Redis may come up later) and binds the
     /// health/metrics port.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        // Every running email job holds a connection through its SMTP send (the delivery
+        // claim commits with it): leave room for all of them plus the sweep and cleanup.
+        let needed = (settings.worker.concurrency * handlers::QUEUES + 2) as u32;
+        settings.database_max_connections = settings.database_max_connections.max(needed);
         let db = db::connect_lazy(&settings).context("DATABASE_URL")?;
         let redis = dispatch::redis_connection(&settings).context("REDIS_URL")?;
         let queues = Queues::new(redis.clone(), &settings);

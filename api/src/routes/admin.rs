@@ -100,7 +100,7 @@ async fn retry_dead_job(
         &user,
         "job.retried",
         ("dead_job", id),
-        audit::snapshot(&job),
+        Some(&job),
         None,
     )
     .await?;

@@ -180,14 +180,13 @@ async fn update_customer(
     let after = db::customers::update(&mut *tx, id, name.as_deref(), req.tier, req.is_active)
         .await?
         .ok_or_else(|| ApiError::not_found("Customer"))?;
-    let (before, after_json) = (audit::snapshot(&before), audit::snapshot(&after));
     audit::record(
         &mut tx,
         &user,
         "customer.updated",
         ("customer", id),
-        before,
-        after_json,
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -215,17 +214,13 @@ async fn deactivate_customer(
         .await?
         .ok_or_else(|| ApiError::not_found("Customer"))?;
     let after = db::customers::update(&mut *tx, id, None, None, Some(false)).await?;
-    let (before, after) = (
-        audit::snapshot(&before),
-        after.as_ref().and_then(audit::snapshot),
-    );
     audit::record(
         &mut tx,
         &user,
         "customer.deactivated",
         ("customer", id),
-        before,
-        after,
+        Some(&before),
+        after.as_ref(),
     )
     .await?;
     tx.commit().await?;

@@ -101,7 +101,7 @@ async fn create_product(
         "product.created",
         entity,
         None,
-        audit::snapshot(&product),
+        Some(&product),
     )
     .await?;
     tx.commit().await?;
@@ -196,14 +196,13 @@ async fn update_product(
     )
     .await?
     .ok_or_else(|| ApiError::not_found("Product"))?;
-    let (before, after_json) = (audit::snapshot(&before), audit::snapshot(&after));
     audit::record(
         &mut tx,
         &user,
         "product.updated",
         ("product", id),
-        before,
-        after_json,
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;
@@ -231,17 +230,13 @@ async fn deactivate_product(
         .await?
         .ok_or_else(|| ApiError::not_found("Product"))?;
     let after = db::products::update(&mut *tx, id, None, None, None, Some(false)).await?;
-    let (before, after) = (
-        audit::snapshot(&before),
-        after.as_ref().and_then(audit::snapshot),
-    );
     audit::record(
         &mut tx,
         &user,
         "product.deactivated",
         ("product", id),
-        before,
-        after,
+        Some(&before),
+        after.as_ref(),
     )
     .await?;
     tx.commit().await?;

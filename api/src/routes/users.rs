@@ -166,14 +166,13 @@ async fn update_user(
         db::refresh_tokens::revoke_for_user(&mut *tx, id).await?;
     }
     let (before, after) = (UserResponse::from(before), UserResponse::from(after));
-    let (before_json, after_json) = (audit::snapshot(&before), audit::snapshot(&after));
     audit::record(
         &mut tx,
         &actor,
         "user.updated",
         ("user", id),
-        before_json,
-        after_json,
+        Some(&before),
+        Some(&after),
     )
     .await?;
     tx.commit().await?;

@@ -26,6 +26,9 @@ use std::{future::Future, time::Instant};
 
 use crate::{context::JobContext, metrics};
 
+/// Job kinds, each with its own queue and worker.
+pub const QUEUES: usize = JobKind::ALL.len();
+
 /// How an attempt ended when it did not fail.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {

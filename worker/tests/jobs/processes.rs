@@ -70,10 +70,11 @@ async fn a_job_of_a_killed_worker_is_recovered_by_another() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop(doomed);
     stack.smtp.delay_data(Duration::ZERO);
-    let killed_at = tokio::time::Instant::now();
+    let killed_at = std::time::Instant::now();
     let rescuer = stack.worker_process();
-    stack.smtp.wait_for(1, Duration::from_secs(15)).await;
-    let recovered_in = killed_at.elapsed();
+    let messages = stack.smtp.wait_for(1, Duration::from_secs(15)).await;
+    // Measured from the kill to the SMTP server accepting the rescued email.
+    let recovered_in = messages[0].at.duration_since(killed_at);
     assert!(recovered_in < Duration::from_secs(15), "{recovered_in:?}");
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(stack.smtp.messages().len(), 1);

@@ -20,6 +20,8 @@ pub struct Received {
     pub from: String,
     pub to: Vec<String>,
     pub data: String,
+    /// When the server accepted it.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -231,6 +233,7 @@ impl SmtpServer {
                         from: std::mem::take(&mut from),
                         to: std::mem::take(&mut to),
                         data,
+                        at: std::time::Instant::now(),
                     });
                     b"250 OK queued\r\n"
                 }

@@ -77,8 +77,8 @@ pub async fn change_status(
         &user,
         "order.status_changed",
         ("order", id),
-        Some(json!({"status": from})),
-        Some(json!({"status": to})),
+        Some(&json!({"status": from})),
+        Some(&json!({"status": to})),
     )
     .await?;
     let mut outbox_ids = Vec::new();
@@ -169,8 +169,8 @@ pub async fn update_order(
         &user,
         "order.updated",
         ("order", id),
-        Some(json!({"notes": before.notes})),
-        Some(json!({"notes": notes})),
+        Some(&json!({"notes": before.notes})),
+        Some(&json!({"notes": notes})),
     )
     .await?;
     let order = load_visible(&mut tx, &user, id).await?;
@@ -205,7 +205,7 @@ pub async fn delete_order(
         &user,
         "order.deleted",
         ("order", id),
-        audit::snapshot(&before),
+        Some(&before),
         None,
     )
     .await?;
