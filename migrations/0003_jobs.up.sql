@@ -10,12 +10,16 @@ CREATE TABLE outbox (
     available_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     dispatched_at TIMESTAMPTZ,
     attempts      INTEGER     NOT NULL DEFAULT 0,
+    last_attempt_at TIMESTAMPTZ,
     last_error    TEXT,
     completed_at  TIMESTAMPTZ,
     outcome       TEXT CHECK (outcome IN ('done', 'skipped', 'dead'))
 );
 CREATE INDEX outbox_undispatched_idx ON outbox (available_at, id) WHERE dispatched_at IS NULL;
 CREATE INDEX outbox_completed_idx ON outbox (completed_at) WHERE completed_at IS NOT NULL;
+-- Dispatched but unfinished jobs, checked for ones Redis lost.
+CREATE INDEX outbox_in_flight_idx ON outbox (dispatched_at)
+    WHERE dispatched_at IS NOT NULL AND completed_at IS NULL;
 
 -- Jobs that ran out of attempts or failed permanently, for admins to inspect and retry.
 CREATE TABLE dead_jobs (

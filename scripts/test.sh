@@ -14,10 +14,13 @@ cargo build --workspace --all-targets
 
 scratch="orderflow_migrations_check"
 export APP_ENV=test
-log "migrations: up, down, up"
+log "migrations: up, down, up (on a fresh scratch database)"
+DATABASE_URL="$TEST_PG_BASE_URL/$scratch" ./target/debug/orderflow-api db drop
 DATABASE_URL="$TEST_PG_BASE_URL/$scratch" ./target/debug/orderflow-api migrate
 DATABASE_URL="$TEST_PG_BASE_URL/$scratch" ./target/debug/orderflow-api migrate down
 DATABASE_URL="$TEST_PG_BASE_URL/$scratch" ./target/debug/orderflow-api migrate
+
+DATABASE_URL="$TEST_PG_BASE_URL/$scratch" ./target/debug/orderflow-api db drop
 
 log "running tests"
 cargo test --workspace "$@"

@@ -1,10 +1,11 @@
-//! `orderflow-api [serve | migrate [up|down|status] | create-admin]`
+//! `orderflow-api [serve | migrate [up|down|status] | create-admin | db drop]`
 
 use anyhow::{Context, bail};
 use orderflow_api::{Application, auth::password::Passwords, bootstrap};
 use orderflow_shared::{db, settings::Settings, telemetry};
 
-const USAGE: &str = "usage: orderflow-api [serve | migrate [up|down|status] | create-admin]";
+const USAGE: &str =
+    "usage: orderflow-api [serve | migrate [up|down|status] | create-admin | db drop]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -67,6 +68,13 @@ async fn main() -> anyhow::Result<()> {
             if outcome == bootstrap::Outcome::NotConfigured {
                 bail!("set FIRST_ADMIN_EMAIL and FIRST_ADMIN_PASSWORD");
             }
+        }
+        ["db", "drop"] => {
+            if settings.app_env == orderflow_shared::settings::AppEnv::Production {
+                bail!("refusing to drop the database with APP_ENV=production");
+            }
+            db::drop_database(&settings).await?;
+            println!("database dropped");
         }
         _ => bail!("{USAGE}"),
     }

@@ -134,6 +134,23 @@ pub async fn sweep(db: &PgPool, queues: &Queues) -> anyhow::Result<usize> {
     dispatch_claimed(tx, queues, rows).await
 }
 
+/// Dispatches again jobs that Redis appears to have lost (see `outbox::claim_stale`).
+pub async fn redispatch_stale(
+    db: &PgPool,
+    queues: &Queues,
+    older_than: Duration,
+) -> anyhow::Result<usize> {
+    let mut tx = db.begin().await?;
+    let rows = outbox::claim_stale(&mut tx, older_than.as_secs_f64(), SWEEP_BATCH).await?;
+    if !rows.is_empty() {
+        tracing::warn!(
+            jobs = rows.len(),
+            "re-dispatching jobs dispatched but never run (lost by Redis?)"
+        );
+    }
+    dispatch_claimed(tx, queues, rows).await
+}
+
 /// Pushes claimed rows in order and marks the pushed ones dispatched, in the claiming
 /// transaction. A failed push stops the pass; the rest stay for the next one.
 async fn dispatch_claimed(

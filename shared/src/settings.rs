@@ -80,6 +80,9 @@ pub struct JobSettings {
     pub backoff_cap: Duration,
     /// One attempt longer than this is a transient failure.
     pub timeout: Duration,
+    /// A job dispatched this long ago with no attempt since is presumed lost by Redis and
+    /// dispatched again. Keep it above `backoff_cap + timeout`.
+    pub redispatch_after: Duration,
 }
 
 /// The worker process.
@@ -274,6 +277,9 @@ impl Settings {
                 backoff_base: Duration::from_millis(num("JOB_BACKOFF_BASE_MS", 2000)?),
                 backoff_cap: Duration::from_millis(num("JOB_BACKOFF_CAP_MS", 600_000)?),
                 timeout: Duration::from_secs(num("JOB_TIMEOUT_SECONDS", 60)?.max(1)),
+                redispatch_after: Duration::from_secs(
+                    num("JOB_REDISPATCH_AFTER_SECONDS", 900)?.max(1),
+                ),
             },
             worker: WorkerSettings {
                 host: parse("WORKER_HOST", "127.0.0.1")?,

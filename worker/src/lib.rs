@@ -105,6 +105,13 @@ impl Worker {
             redis,
         } = self;
         tracing::info!(worker = %name, addr = %listener.local_addr()?, "OrderFlow worker starting");
+        let jobs = &settings.jobs;
+        if jobs.redispatch_after <= jobs.backoff_cap + jobs.timeout {
+            tracing::warn!(
+                "JOB_REDISPATCH_AFTER_SECONDS should exceed JOB_BACKOFF_CAP_MS + JOB_TIMEOUT_SECONDS: \
+                 jobs waiting for a retry may be dispatched twice (harmless, but attempts add up)"
+            );
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let background = [
             tokio::spawn(server::serve(
@@ -115,7 +122,10 @@ impl Worker {
             tokio::spawn(sweep::run(
                 ctx.db.clone(),
                 ctx.queues.clone(),
-                settings.jobs.outbox_sweep_interval,
+                (
+                    settings.jobs.outbox_sweep_interval,
+                    settings.jobs.redispatch_after,
+                ),
                 stop_rx.clone(),
             )),
             tokio::spawn(cleanup::run(

@@ -1,5 +1,7 @@
 //! The outbox sweep: every `OUTBOX_SWEEP_INTERVAL_MS`, dispatch what the API's fast path did
-//! not (Redis was down, the API died between commit and push) and delayed jobs that fell due.
+//! not (Redis was down, the API died between commit and push) and delayed jobs that fell due,
+//! and dispatch again jobs Redis lost (dispatched, then neither attempted nor finished for
+//! `JOB_REDISPATCH_AFTER_SECONDS`).
 //!
 //! It runs in the worker, not the API: it needs Redis and PostgreSQL like the worker, its
 //! output is only useful where workers run, and API instances stay request-only and can scale
@@ -15,7 +17,7 @@ use crate::metrics;
 pub async fn run(
     db: PgPool,
     queues: dispatch::Queues,
-    every: Duration,
+    (every, redispatch_after): (Duration, Duration),
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(every);
@@ -26,7 +28,13 @@ pub async fn run(
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        match dispatch::sweep(&db, &queues).await {
+        let result = match dispatch::sweep(&db, &queues).await {
+            Ok(n) => dispatch::redispatch_stale(&db, &queues, redispatch_after)
+                .await
+                .map(|m| n + m),
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(n) => {
                 if n > 0 {
                     tracing::info!(dispatched = n, "outbox sweep dispatched jobs");

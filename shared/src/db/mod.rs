@@ -55,3 +55,12 @@ pub async fn ensure_database(settings: &Settings) -> Result<(), sqlx::Error> {
     }
     Ok(())
 }
+
+/// Drops the database named in `DATABASE_URL` if it exists (tests and local resets).
+pub async fn drop_database(settings: &Settings) -> Result<(), sqlx::Error> {
+    let url = settings.database_url();
+    if Postgres::database_exists(url).await? {
+        Postgres::force_drop_database(url).await?;
+    }
+    Ok(())
+}

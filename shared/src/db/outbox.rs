@@ -90,6 +90,26 @@ pub async fn claim_ids(db: &mut PgConnection, ids: &[i64]) -> sqlx::Result<Vec<O
     .await
 }
 
+/// Locks rows that were dispatched but neither attempted nor finished for `older_than_secs`:
+/// jobs Redis lost (a restart without persistence, a flush). Re-dispatching them is safe, as
+/// handlers are idempotent.
+pub async fn claim_stale(
+    db: &mut PgConnection,
+    older_than_secs: f64,
+    limit: i64,
+) -> sqlx::Result<Vec<OutboxRow>> {
+    sqlx::query_as(
+        "SELECT id, kind, payload, created_at FROM outbox \
+         WHERE dispatched_at IS NOT NULL AND completed_at IS NULL \
+         AND greatest(dispatched_at, last_attempt_at) < now() - make_interval(secs => $1) \
+         ORDER BY dispatched_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(older_than_secs)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 pub async fn mark_dispatched(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Result<()> {
     sqlx::query("UPDATE outbox SET dispatched_at = now() WHERE id = ANY($1)")
         .bind(ids)
@@ -106,8 +126,8 @@ pub async fn start_attempt(
     id: i64,
 ) -> sqlx::Result<Option<(i32, DateTime<Utc>)>> {
     sqlx::query_as(
-        "UPDATE outbox SET attempts = attempts + 1 WHERE id = $1 AND completed_at IS NULL \
-         RETURNING attempts, created_at",
+        "UPDATE outbox SET attempts = attempts + 1, last_attempt_at = now() \
+         WHERE id = $1 AND completed_at IS NULL RETURNING attempts, created_at",
     )
     .bind(id)
     .fetch_optional(db)
@@ -146,7 +166,7 @@ pub async fn record_error(db: impl PgExecutor<'_>, id: i64, error: &str) -> sqlx
 pub async fn reset_for_retry(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE outbox SET dispatched_at = NULL, available_at = now(), attempts = 0, \
-         completed_at = NULL, outcome = NULL WHERE id = $1",
+         last_attempt_at = NULL, completed_at = NULL, outcome = NULL WHERE id = $1",
     )
     .bind(id)
     .execute(db)

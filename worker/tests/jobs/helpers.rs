@@ -151,6 +151,11 @@ impl Stack {
             .expect("worker binary starts")
     }
 
+    /// Deletes every Redis key of this stack, as a Redis restart without persistence would.
+    pub async fn lose_redis_data(&self) {
+        delete_keys(&self.namespace).await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.api)
     }
@@ -260,6 +265,22 @@ impl Stack {
     }
 }
 
+async fn delete_keys(namespace: &str) {
+    if let Ok(client) = redis::Client::open(redis_url())
+        && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+    {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{namespace}:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> =
+                redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+        }
+    }
+}
+
 fn settings_from(vars: &HashMap<String, String>) -> Settings {
     Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings")
 }
@@ -285,19 +306,7 @@ impl Drop for Stack {
                         .execute(&mut conn)
                         .await;
                 }
-                if let Ok(client) = redis::Client::open(redis_url())
-                    && let Ok(mut conn) = client.get_multiplexed_async_connection().await
-                {
-                    let keys: Vec<String> = redis::cmd("KEYS")
-                        .arg(format!("{namespace}:*"))
-                        .query_async(&mut conn)
-                        .await
-                        .unwrap_or_default();
-                    if !keys.is_empty() {
-                        let _: redis::RedisResult<()> =
-                            redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
-                    }
-                }
+                delete_keys(&namespace).await;
             });
         })
         .join();

@@ -1,5 +1,6 @@
-//! Redis down when the order is created: the API still answers 201 and the email arrives once
-//! Redis is back. Uses its own redis-server so other tests keep theirs.
+//! Redis failing at the wrong moment: down when the order is created (the API still answers
+//! 201 and the email arrives once Redis is back; uses its own redis-server so other tests keep
+//! theirs), or losing a job after it was dispatched.
 
 use std::{
     net::TcpListener,
@@ -73,5 +74,35 @@ async fn an_order_made_while_redis_is_down_is_emailed_after_it_returns() {
     assert_eq!(
         messages[0].subject(),
         format!("Order #{} received", order["id"])
+    );
+}
+
+#[tokio::test]
+async fn a_job_redis_lost_after_dispatch_is_dispatched_again() {
+    let mut stack = Stack::start(&[("JOB_REDISPATCH_AFTER_SECONDS", "2")]).await;
+    let admin = stack.admin().await;
+    let p = stack.product(&admin, "P-1", "Lamp", "20.00").await;
+    let (token, customer) = stack.customer("ada@example.com", "Ada").await;
+    let order = stack.order(&token, customer, &[(p, 1)]).await;
+    // The API's fast path hands the job to Redis; then Redis loses it before any worker runs.
+    stack
+        .wait_scalar(
+            "SELECT count(*) FROM outbox WHERE kind = 'send_order_confirmation' AND dispatched_at IS NOT NULL",
+            1,
+            Duration::from_secs(5),
+        )
+        .await;
+    stack.lose_redis_data().await;
+    stack.spawn_worker().await;
+    let messages = stack.smtp.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(
+        messages[0].subject(),
+        format!("Order #{} received", order["id"])
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        stack.smtp.messages().len(),
+        1,
+        "re-dispatched once, sent once"
     );
 }
