@@ -31,6 +31,8 @@ pub struct AppState {
     pub redis: redis::Client,
     /// apalis-redis queues for the post-commit fast path (the worker's sweep covers failures).
     pub queues: orderflow_shared::dispatch::Queues,
+    /// Bounds the fast path (see `jobs::MAX_IN_FLIGHT`).
+    pub dispatch_permits: Arc<tokio::sync::Semaphore>,
     pub jwt: Arc<JwtKeys>,
     pub passwords: Passwords,
     pub settings: Arc<Settings>,

@@ -53,6 +53,7 @@ impl Application {
             db: pool,
             redis,
             queues,
+            dispatch_permits: Arc::new(tokio::sync::Semaphore::new(crate::jobs::MAX_IN_FLIGHT)),
             jwt: Arc::new(JwtKeys::new(&settings.jwt)),
             passwords,
             settings: Arc::new(settings),

@@ -13,5 +13,6 @@ mod orders_create;
 mod orders_read;
 mod products;
 mod query_counts;
+mod redis_outage;
 mod tokens;
 mod users;
