@@ -9,10 +9,6 @@
 //! the tests). `BENCH_JOBS` sets N (default 2000 no-op, N/4 emails); `WORKER_CONCURRENCY` the
 //! jobs each worker runs at once (default 4, as in production).
 
-#[allow(dead_code)]
-#[path = "../tests/jobs/smtp.rs"]
-mod smtp;
-
 use apalis::prelude::*;
 use orderflow_shared::{
     db,
@@ -20,6 +16,7 @@ use orderflow_shared::{
     domain::{Tier, order::PricedLine},
     settings::Settings,
 };
+use orderflow_testkit::{pg_base, smtp};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -46,10 +43,7 @@ fn settings(db_name: &str, namespace: &str, smtp_port: u16) -> Settings {
     let vars: HashMap<&str, String> = [
         ("APP_ENV", "test".to_string()),
         ("DATABASE_URL", format!("{}/{db_name}", pg_base())),
-        (
-            "REDIS_URL",
-            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
-        ),
+        ("REDIS_URL", orderflow_testkit::redis_url()),
         ("JOBS_NAMESPACE", namespace.to_string()),
         ("SMTP_PORT", smtp_port.to_string()),
         ("WORKER_PORT", "0".into()),
@@ -64,11 +58,6 @@ fn settings(db_name: &str, namespace: &str, smtp_port: u16) -> Settings {
     .into_iter()
     .collect();
     Settings::from_lookup(|k| vars.get(k).cloned()).unwrap()
-}
-
-fn pg_base() -> String {
-    std::env::var("TEST_PG_BASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".into())
 }
 
 async fn wait_until(what: &str, timeout: Duration, done: impl Fn() -> bool) {

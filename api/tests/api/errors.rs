@@ -164,16 +164,16 @@ async fn an_internal_failure_is_a_fixed_500_without_details() {
 
 #[tokio::test]
 async fn an_unreachable_database_is_a_503() {
-    let db_name = crate::helpers::create_database().await;
+    let database = crate::helpers::create_database().await;
     let settings = crate::helpers::test_settings(
-        &db_name,
+        &database.name,
         &[
             ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere"),
             ("MIGRATE_ON_START", "false"),
             ("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1"),
         ],
     );
-    let app = crate::helpers::start(settings, db_name).await;
+    let app = crate::helpers::start(settings, database).await;
     let body = assert_error(
         app.login("ada@example.com", "whatever-1").await,
         StatusCode::SERVICE_UNAVAILABLE,

@@ -3,26 +3,16 @@
 
 use orderflow_api::Application;
 use orderflow_shared::settings::Settings;
+use orderflow_testkit::{TestDatabase, pg_base, redis_url};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
-use uuid::Uuid;
 
 pub const ADMIN_EMAIL: &str = "admin@orderflow.test";
 pub const ADMIN_PASSWORD: &str = "admin-password-123";
 pub const PASSWORD: &str = "customer-password-1";
-
-/// The server side of the test database URL (no database name).
-pub fn pg_base() -> String {
-    std::env::var("TEST_PG_BASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".into())
-}
-
-pub fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
 
 /// Settings for a test app: its own database, test profile, generous rate limits.
 pub fn test_settings(db_name: &str, overrides: &[(&str, &str)]) -> Settings {
@@ -47,23 +37,15 @@ pub fn test_settings(db_name: &str, overrides: &[(&str, &str)]) -> Settings {
     Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings are valid")
 }
 
-pub async fn create_database() -> String {
-    let name = format!("orderflow_test_{}", Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&format!("{}/postgres", pg_base()))
-        .await
-        .expect("PostgreSQL reachable for tests (see README: scripts/test.sh starts it)");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    name
+pub async fn create_database() -> TestDatabase {
+    TestDatabase::create().await
 }
 
 pub struct TestApp {
     pub address: String,
     pub client: Client,
     pub db: PgPool,
-    db_name: String,
+    _database: TestDatabase,
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -73,12 +55,12 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     init_logs();
-    let db_name = create_database().await;
-    let settings = test_settings(&db_name, overrides);
-    start(settings, db_name).await
+    let database = create_database().await;
+    let settings = test_settings(&database.name, overrides);
+    start(settings, database).await
 }
 
-pub async fn start(settings: Settings, db_name: String) -> TestApp {
+pub async fn start(settings: Settings, database: TestDatabase) -> TestApp {
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://{}", app.local_addr());
     let db = app.state().db.clone();
@@ -93,32 +75,8 @@ pub async fn start(settings: Settings, db_name: String) -> TestApp {
             .build()
             .unwrap(),
         db,
-        db_name,
+        _database: database,
         _shutdown: tx,
-    }
-}
-
-/// Each test's database is dropped when its app goes away (FORCE ends the app's connections).
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        let name = self.db_name.clone();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                if let Ok(mut conn) =
-                    PgConnection::connect(&format!("{}/postgres", pg_base())).await
-                {
-                    let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-                        .execute(&mut conn)
-                        .await;
-                }
-            });
-        })
-        .join();
     }
 }
 

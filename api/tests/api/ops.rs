@@ -44,16 +44,16 @@ async fn ready_is_503_naming_redis_when_redis_is_unreachable() {
 
 #[tokio::test]
 async fn ready_is_503_naming_postgres_when_the_database_is_unreachable() {
-    let db_name = create_database().await;
+    let database = create_database().await;
     let settings = test_settings(
-        &db_name,
+        &database.name,
         &[
             ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere"),
             ("MIGRATE_ON_START", "false"),
             ("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1"),
         ],
     );
-    let app = start(settings, db_name).await;
+    let app = start(settings, database).await;
     let body = assert_error(
         app.client.get(app.url("/ready")).send().await.unwrap(),
         StatusCode::SERVICE_UNAVAILABLE,

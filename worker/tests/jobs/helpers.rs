@@ -6,7 +6,7 @@ use orderflow_shared::settings::Settings;
 use orderflow_worker::Worker;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 use std::{
     collections::HashMap,
     process::{Child, Command, Stdio},
@@ -15,20 +15,14 @@ use std::{
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::smtp::{Running, SmtpServer};
+use orderflow_testkit::{
+    TestDatabase, delete_redis_keys, redis_url,
+    smtp::{Running, SmtpServer},
+};
 
 pub const ADMIN_EMAIL: &str = "admin@orderflow.test";
 pub const ADMIN_PASSWORD: &str = "admin-password-123";
 pub const PASSWORD: &str = "customer-password-1";
-
-fn pg_base() -> String {
-    std::env::var("TEST_PG_BASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".into())
-}
-
-pub fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
 
 pub struct Stack {
     pub api: String,
@@ -36,32 +30,23 @@ pub struct Stack {
     pub db: PgPool,
     pub smtp: Running,
     pub vars: HashMap<String, String>,
-    db_name: String,
+    _database: TestDatabase,
     namespace: String,
     _api_stop: oneshot::Sender<()>,
     workers: Vec<oneshot::Sender<()>>,
 }
 
 impl Stack {
-    /// Starts PostgreSQL database, SMTP server and API (no worker yet).
+    /// Starts a fresh database, an SMTP server and the API (no worker yet).
     pub async fn start(overrides: &[(&str, &str)]) -> Stack {
         let smtp = SmtpServer::start().await;
-        let db_name = format!("orderflow_test_{}", Uuid::new_v4().simple());
+        let database = TestDatabase::create().await;
         let namespace = format!("orderflow-test-{}", Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&format!("{}/postgres", pg_base()))
-            .await
-            .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "CREATE DATABASE \"{db_name}\""
-        )))
-        .execute(&mut conn)
-        .await
-        .unwrap();
         let mut vars: HashMap<String, String> = [
             ("APP_ENV", "test".to_string()),
             ("APP_PORT", "0".into()),
             ("WORKER_PORT", "0".into()),
-            ("DATABASE_URL", format!("{}/{db_name}", pg_base())),
+            ("DATABASE_URL", database.url()),
             ("DATABASE_MAX_CONNECTIONS", "10".into()),
             ("REDIS_URL", redis_url()),
             ("JOBS_NAMESPACE", namespace.clone()),
@@ -110,7 +95,7 @@ impl Stack {
             db,
             smtp,
             vars,
-            db_name,
+            _database: database,
             namespace,
             _api_stop: tx,
             workers: Vec::new(),
@@ -153,7 +138,7 @@ impl Stack {
 
     /// Deletes every Redis key of this stack, as a Redis restart without persistence would.
     pub async fn lose_redis_data(&self) {
-        delete_keys(&self.namespace).await;
+        delete_redis_keys(&self.namespace).await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -265,50 +250,17 @@ impl Stack {
     }
 }
 
-async fn delete_keys(namespace: &str) {
-    if let Ok(client) = redis::Client::open(redis_url())
-        && let Ok(mut conn) = client.get_multiplexed_async_connection().await
-    {
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{namespace}:*"))
-            .query_async(&mut conn)
-            .await
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: redis::RedisResult<()> =
-                redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
-        }
-    }
-}
-
 fn settings_from(vars: &HashMap<String, String>) -> Settings {
     Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings")
 }
 
-/// Drops the test database and the test's Redis keys.
+/// Stops the workers and deletes the test's Redis keys (the database drops itself).
 impl Drop for Stack {
     fn drop(&mut self) {
         for stop in self.workers.drain(..) {
             let _ = stop.send(());
         }
-        let (db_name, namespace) = (self.db_name.clone(), self.namespace.clone());
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                if let Ok(mut conn) =
-                    PgConnection::connect(&format!("{}/postgres", pg_base())).await
-                {
-                    let drop = format!("DROP DATABASE IF EXISTS \"{db_name}\" WITH (FORCE)");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-                        .execute(&mut conn)
-                        .await;
-                }
-                delete_keys(&namespace).await;
-            });
-        })
-        .join();
+        let namespace = self.namespace.clone();
+        orderflow_testkit::block_on_thread(async move { delete_redis_keys(&namespace).await });
     }
 }

@@ -8,4 +8,3 @@ mod helpers;
 mod metrics;
 mod outage;
 mod processes;
-mod smtp;

@@ -1,4 +1,4 @@
-//! A small but real SMTP server on 127.0.0.1 for tests: it speaks the protocol lettre uses
+//! A small but real SMTP server on 127.0.0.1 for tests and benchmarks: it speaks the protocol lettre uses
 //! (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), keeps every accepted message, and can be told to
 //! misbehave: answer 451 to the next N messages, reject recipients with 550, greet with 421,
 //! or sit on DATA for a while.

@@ -1,0 +1,85 @@
+//! Test support for OrderFlow's suites and benchmarks (never a dependency of the binaries):
+//! throwaway PostgreSQL databases, Redis key cleanup and a real SMTP server on loopback.
+
+pub mod smtp;
+
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+/// The PostgreSQL server tests use, without a database name (`TEST_PG_BASE_URL`).
+pub fn pg_base() -> String {
+    std::env::var("TEST_PG_BASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432".into())
+}
+
+/// The Redis tests use (`TEST_REDIS_URL`).
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A database of its own for one test, dropped (connections and all) when this goes away.
+pub struct TestDatabase {
+    pub name: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        let name = format!("orderflow_test_{}", Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&format!("{}/postgres", pg_base()))
+            .await
+            .expect("PostgreSQL reachable for tests (scripts/test.sh starts it)");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        Self { name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", pg_base(), self.name)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        block_on_thread(async move {
+            if let Ok(mut conn) = PgConnection::connect(&format!("{}/postgres", pg_base())).await {
+                let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                    .execute(&mut conn)
+                    .await;
+            }
+        });
+    }
+}
+
+/// Deletes every Redis key under `namespace:`.
+pub async fn delete_redis_keys(namespace: &str) {
+    if let Ok(client) = redis::Client::open(redis_url())
+        && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+    {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{namespace}:*"))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> =
+                redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+        }
+    }
+}
+
+/// Runs `work` to completion on a fresh runtime in its own thread: usable from `Drop` inside
+/// an async test, whose own runtime cannot be blocked on.
+pub fn block_on_thread(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(work);
+    })
+    .join();
+}
