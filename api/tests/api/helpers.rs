@@ -283,6 +283,17 @@ impl TestApp {
         .await
     }
 
+    /// A 1.00 product and one pending order of it for `customer`; returns the order id.
+    pub async fn pending_order(&self, admin: &Session, customer: &Session) -> i64 {
+        let product = self.product(admin, "P-1", "1.00").await["id"]
+            .as_i64()
+            .unwrap();
+        self.order(customer, customer.customer_id.unwrap(), &[(product, 1)])
+            .await["id"]
+            .as_i64()
+            .unwrap()
+    }
+
     /// Sets an order's status directly in the database (test set-up only).
     pub async fn force_status(&self, order_id: i64, status: &str) {
         sqlx::query("UPDATE orders SET status = $2 WHERE id = $1")

@@ -18,12 +18,7 @@ async fn every_transition_is_allowed_or_refused_as_specified() {
     let app = spawn_app().await;
     let admin = app.admin().await;
     let ada = app.customer("ada@example.com").await;
-    let p = app.product(&admin, "P-1", "1.00").await["id"]
-        .as_i64()
-        .unwrap();
-    let order = app.order(&ada, ada.customer_id.unwrap(), &[(p, 1)]).await["id"]
-        .as_i64()
-        .unwrap();
+    let order = app.pending_order(&admin, &ada).await;
     let path = format!("/api/v1/orders/{order}/status");
     for from in STATUSES {
         for to in STATUSES {
@@ -116,12 +111,7 @@ async fn racing_transitions_from_one_state_have_exactly_one_winner() {
     let admin = app.admin().await;
     let staff = app.staff("staff@example.com").await;
     let ada = app.customer("ada@example.com").await;
-    let p = app.product(&admin, "P-1", "1.00").await["id"]
-        .as_i64()
-        .unwrap();
-    let order = app.order(&ada, ada.customer_id.unwrap(), &[(p, 1)]).await["id"]
-        .as_i64()
-        .unwrap();
+    let order = app.pending_order(&admin, &ada).await;
     let path = format!("/api/v1/orders/{order}/status");
     // All race for pending -> processing; a loser either lost the conditional update or read
     // "processing" already: both are 409s.
@@ -162,12 +152,7 @@ async fn only_notes_can_be_patched_and_admins_delete() {
     let admin = app.admin().await;
     let staff = app.staff("staff@example.com").await;
     let ada = app.customer("ada@example.com").await;
-    let p = app.product(&admin, "P-1", "1.00").await["id"]
-        .as_i64()
-        .unwrap();
-    let order = app.order(&ada, ada.customer_id.unwrap(), &[(p, 1)]).await["id"]
-        .as_i64()
-        .unwrap();
+    let order = app.pending_order(&admin, &ada).await;
     let path = format!("/api/v1/orders/{order}");
 
     let updated = json_ok(
