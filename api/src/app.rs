@@ -1,13 +1,10 @@
-//! Application state and the router with its layers.
+//! The router with its layers.
 
 use axum::{
     Router,
-    extract::FromRef,
     http::{HeaderName, Method, header},
 };
 use orderflow_shared::settings::Settings;
-use sqlx::PgPool;
-use std::sync::Arc;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
@@ -15,28 +12,10 @@ use tower_http::{
     timeout::TimeoutLayer,
 };
 
-use crate::{
-    auth::{jwt::JwtKeys, password::Passwords},
-    error::ApiError,
-    middleware::request_context,
-    openapi, routes,
-};
+use crate::{error::ApiError, middleware::request_context, openapi, routes, state::AppState};
 
 /// Largest request body accepted (413 above).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    pub db: PgPool,
-    pub redis: redis::Client,
-    /// apalis-redis queues for the post-commit fast path (the worker's sweep covers failures).
-    pub queues: orderflow_shared::dispatch::Queues,
-    /// Bounds the fast path (see `jobs::MAX_IN_FLIGHT`).
-    pub dispatch_permits: Arc<tokio::sync::Semaphore>,
-    pub jwt: Arc<JwtKeys>,
-    pub passwords: Passwords,
-    pub settings: Arc<Settings>,
-}
 
 /// Every route, the docs, and the layers that apply to all of them.
 pub fn router(state: AppState) -> Router {

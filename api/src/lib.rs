@@ -14,5 +14,6 @@ pub mod middleware;
 pub mod openapi;
 pub mod routes;
 pub mod startup;
+pub mod state;
 
 pub use startup::Application;

@@ -16,3 +16,8 @@ pub fn record_request(method: &str, route: &str, status: u16, seconds: f64) {
     )
     .record(seconds);
 }
+
+/// Counts an order placed (not a replay).
+pub fn order_created() {
+    metrics::counter!("orderflow_orders_created_total").increment(1);
+}

@@ -9,7 +9,7 @@ use utoipa::{
 };
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::{app::AppState, error::ErrorBody, middleware::rate_limit, routes};
+use crate::{error::ErrorBody, middleware::rate_limit, routes, state::AppState};
 
 #[derive(OpenApi)]
 #[openapi(

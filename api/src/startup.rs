@@ -2,20 +2,24 @@
 
 use anyhow::Context;
 use axum::Router;
-use orderflow_shared::{db, settings::Settings};
+use orderflow_shared::{cache::ReadCache, db, settings::Settings};
 use std::{future::Future, net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
 
 use crate::{
-    app::{self, AppState},
-    auth::{jwt::JwtKeys, password::Passwords},
+    app,
+    auth::{jwt::JwtKeys, password::Passwords, user_cache},
     bootstrap,
+    jobs::OutboxWaker,
+    state::AppState,
 };
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// Stops the background tasks (the user-change listener) when serving ends.
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -43,17 +47,23 @@ impl Application {
             Err(e) => tracing::warn!(error = %e, "first admin not ensured"),
         }
         let redis = redis::Client::open(settings.redis_url()).context("REDIS_URL")?;
-        let queues = orderflow_shared::dispatch::Queues::new(
-            orderflow_shared::dispatch::redis_connection(&settings).context("REDIS_URL")?,
-            &settings,
-        );
+        let conn = orderflow_shared::dispatch::redis_connection(&settings).context("REDIS_URL")?;
         orderflow_shared::metrics::install();
 
+        let users = user_cache::UserCache::new();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(user_cache::listen(pool.clone(), users.clone(), stopped));
         let state = AppState {
             db: pool,
             redis,
-            queues,
-            dispatch_permits: Arc::new(tokio::sync::Semaphore::new(crate::jobs::MAX_IN_FLIGHT)),
+            cache: ReadCache::new(
+                conn.clone(),
+                &settings.jobs.namespace,
+                settings.cache.ttl,
+                settings.cache.timeout,
+            ),
+            users,
+            outbox: OutboxWaker::start(conn, orderflow_shared::dispatch::wake_channel(&settings)),
             jwt: Arc::new(JwtKeys::new(&settings.jwt)),
             passwords,
             settings: Arc::new(settings),
@@ -67,6 +77,7 @@ impl Application {
             listener,
             router,
             state,
+            stop,
         })
     }
 
@@ -91,12 +102,14 @@ impl Application {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "OrderFlow API listening");
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(signal)
-        .await
+        .await;
+        let _ = self.stop.send(true);
+        served
     }
 }

@@ -1,11 +1,13 @@
-//! Moving outbox rows into the apalis-redis queues. Used right after commit by the API (fast
-//! path) and by the worker's sweep (everything else: rows the fast path missed because Redis
-//! was down or the API died, and delayed jobs once due). Rows are claimed with
-//! `FOR UPDATE SKIP LOCKED`, so any number of dispatchers can run; a row pushed but not yet
-//! marked (crash in between) is pushed again later, which the idempotent handlers absorb.
+//! Moving outbox rows into the apalis-redis queues: the worker's sweep claims due rows with
+//! `FOR UPDATE SKIP LOCKED` (any number of workers can sweep), pushes them in one Lua call per
+//! queue, and marks them dispatched in the claiming transaction: one commit per batch. A row
+//! pushed but not yet marked (crash in between) is pushed again later, which the idempotent
+//! handlers absorb. The API only *wakes* the sweep (`wake_channel`) after a commit that wrote
+//! outbox rows: no second transaction, no Redis write on the request path.
 
 use apalis::prelude::{TaskBuilder, TaskSink};
 use apalis_redis::{Config, ConnectionManager, RedisStorage};
+use futures::stream;
 use redis::aio::ConnectionManagerConfig;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
@@ -21,7 +23,7 @@ use crate::{
 /// How long one push may take before Redis counts as down for this pass.
 const PUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Rows one sweep pass moves at most (the next pass takes the rest).
-const SWEEP_BATCH: i64 = 200;
+pub const SWEEP_BATCH: i64 = 200;
 
 /// Handles on the three job queues. Cheap to clone.
 #[derive(Clone)]
@@ -42,13 +44,16 @@ pub fn redis_connection(settings: &Settings) -> redis::RedisResult<ConnectionMan
     ConnectionManager::new_lazy_with_config(client, config)
 }
 
-/// The apalis-redis config of one queue: its name, and the heartbeat whose silence marks a
-/// worker dead (its in-flight jobs go back to the queue after `heartbeat × missed`).
+/// The apalis-redis config of one queue: its name, the heartbeat whose silence marks a
+/// worker dead (its in-flight jobs go back to the queue after `heartbeat × missed`), and how
+/// many jobs one fetch takes: as many as the worker runs at once, so a fetch keeps every
+/// slot busy (apalis fetches again as soon as the fetched jobs have all started).
 pub fn queue_config(settings: &Settings, kind: JobKind) -> Config {
     Config::default()
         .queue(kind.queue(&settings.jobs.namespace))
         .heartbeat_interval(settings.worker.heartbeat)
         .missed_heartbeats(settings.worker.missed_heartbeats as usize)
+        .batch_size(settings.worker.concurrency)
 }
 
 impl Queues {
@@ -63,17 +68,20 @@ impl Queues {
         }
     }
 
-    /// Pushes one outbox row as its typed job (the payload gains the row's id).
-    pub async fn push(&self, row: &OutboxRow) -> anyhow::Result<()> {
-        let kind = JobKind::parse(&row.kind).ok_or_else(|| {
-            anyhow::anyhow!("outbox row {} has unknown kind {:?}", row.id, row.kind)
-        })?;
+    /// Pushes rows of one kind as their typed jobs (each payload gains its row's id), in one
+    /// Lua call.
+    pub async fn push_all(&self, kind: JobKind, rows: &[&OutboxRow]) -> anyhow::Result<()> {
         match kind {
-            JobKind::OrderConfirmation => push(&self.confirmation, row, None).await,
-            JobKind::OrderStatusChanged => push(&self.status_changed, row, None).await,
-            JobKind::ExpirePendingOrder => push(&self.expiry, row, None).await,
+            JobKind::OrderConfirmation => push_rows(&self.confirmation, rows).await,
+            JobKind::OrderStatusChanged => push_rows(&self.status_changed, rows).await,
+            JobKind::ExpirePendingOrder => push_rows(&self.expiry, rows).await,
         }
     }
+}
+
+/// The Redis channel the API publishes on after committing outbox rows; sweeps listen.
+pub fn wake_channel(settings: &Settings) -> String {
+    format!("{}:outbox:wake", settings.jobs.namespace)
 }
 
 /// Adds `outbox_id` to the stored payload and decodes it as the job type.
@@ -109,22 +117,19 @@ where
         .map_err(|e| anyhow::anyhow!("redis push failed: {e}"))
 }
 
-async fn push<T>(
-    storage: &RedisStorage<T>,
-    row: &OutboxRow,
-    delay: Option<Duration>,
-) -> anyhow::Result<()>
+async fn push_rows<T>(storage: &RedisStorage<T>, rows: &[&OutboxRow]) -> anyhow::Result<()>
 where
     T: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static,
 {
-    push_job(storage, job_from_row::<T>(row)?, delay).await
-}
-
-/// Dispatches the given rows (the fast path right after the commit that wrote them).
-pub async fn dispatch_ids(db: &PgPool, queues: &Queues, ids: &[i64]) -> anyhow::Result<usize> {
-    let mut tx = db.begin().await?;
-    let rows = outbox::claim_ids(&mut tx, ids).await?;
-    dispatch_claimed(tx, queues, rows).await
+    let tasks = rows
+        .iter()
+        .map(|row| job_from_row::<T>(row).map(|job| TaskBuilder::new(job).build()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut storage = storage.clone();
+    tokio::time::timeout(PUSH_TIMEOUT, storage.push_all(stream::iter(tasks)))
+        .await
+        .map_err(|_| anyhow::anyhow!("redis push timed out"))?
+        .map_err(|e| anyhow::anyhow!("redis push failed: {e}"))
 }
 
 /// One sweep pass: dispatches due rows nobody dispatched yet. Returns how many were moved.
@@ -151,8 +156,8 @@ pub async fn redispatch_stale(
     dispatch_claimed(tx, queues, rows).await
 }
 
-/// Pushes claimed rows in order and marks the pushed ones dispatched, in the claiming
-/// transaction. A failed push stops the pass; the rest stay for the next one.
+/// Pushes claimed rows, one call per kind, and marks the pushed ones dispatched in the
+/// claiming transaction. A failed push stops the pass; the rest stay for the next one.
 async fn dispatch_claimed(
     mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
     queues: &Queues,
@@ -160,14 +165,21 @@ async fn dispatch_claimed(
 ) -> anyhow::Result<usize> {
     let mut pushed = Vec::with_capacity(rows.len());
     let mut failure = None;
-    for row in &rows {
-        match queues.push(row).await {
-            Ok(()) => pushed.push(row.id),
+    for kind in JobKind::ALL {
+        let batch: Vec<&OutboxRow> = rows.iter().filter(|r| r.kind == kind.as_str()).collect();
+        if batch.is_empty() {
+            continue;
+        }
+        match queues.push_all(kind, &batch).await {
+            Ok(()) => pushed.extend(batch.iter().map(|r| r.id)),
             Err(e) => {
                 failure = Some(e);
                 break;
             }
         }
+    }
+    if let Some(unknown) = rows.iter().find(|r| JobKind::parse(&r.kind).is_none()) {
+        tracing::error!(outbox_id = unknown.id, kind = %unknown.kind, "outbox row of unknown kind left undispatched");
     }
     if !pushed.is_empty() {
         outbox::mark_dispatched(&mut *tx, &pushed).await?;

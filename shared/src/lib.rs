@@ -1,5 +1,6 @@
 //! Code both OrderFlow binaries share: domain rules (no I/O), SQL, settings and telemetry.
 
+pub mod cache;
 pub mod db;
 pub mod dispatch;
 pub mod domain;

@@ -85,6 +85,15 @@ pub struct JobSettings {
     pub redispatch_after: Duration,
 }
 
+/// The Redis read cache (`cache.rs`).
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    /// How long an entry lives; zero turns reads off (invalidations still run).
+    pub ttl: Duration,
+    /// Longest a cache operation may take before the database answers instead.
+    pub timeout: Duration,
+}
+
 /// The worker process.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -130,6 +139,7 @@ pub struct Settings {
     pub request_timeout: Duration,
     pub jobs: JobSettings,
     pub worker: WorkerSettings,
+    pub cache: CacheSettings,
 }
 
 impl Settings {
@@ -286,7 +296,7 @@ impl Settings {
                 port: u16::try_from(num("WORKER_PORT", 9001)?)
                     .context("WORKER_PORT is out of range")?,
                 name: get("WORKER_NAME"),
-                concurrency: num("WORKER_CONCURRENCY", 4)?.max(1) as usize,
+                concurrency: num("WORKER_CONCURRENCY", 16)?.max(1) as usize,
                 poll_interval: Duration::from_millis(num("WORKER_POLL_INTERVAL_MS", 100)?.max(10)),
                 heartbeat: Duration::from_millis(num("WORKER_HEARTBEAT_MS", 2000)?.max(100)),
                 missed_heartbeats: num("WORKER_MISSED_HEARTBEATS", 3)?.max(1) as u32,
@@ -299,6 +309,10 @@ impl Settings {
                     num("CLEANUP_INTERVAL_SECONDS", 3600)?.max(1),
                 ),
                 retention_days: num("JOB_RETENTION_DAYS", 7)?.max(1) as u32,
+            },
+            cache: CacheSettings {
+                ttl: Duration::from_secs(num("CACHE_TTL_SECONDS", 30)?),
+                timeout: Duration::from_millis(num("CACHE_TIMEOUT_MS", 50)?.max(1)),
             },
         })
     }

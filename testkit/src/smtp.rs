@@ -105,6 +105,21 @@ impl SmtpServer {
         self.received.lock().unwrap().clone()
     }
 
+    /// How many messages were accepted (cheaper than `messages().len()`).
+    pub fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    /// The messages accepted after the first `skip`.
+    pub fn messages_after(&self, skip: usize) -> Vec<Received> {
+        self.received
+            .lock()
+            .unwrap()
+            .get(skip..)
+            .map(<[Received]>::to_vec)
+            .unwrap_or_default()
+    }
+
     /// The next `n` messages get `451 4.3.0` after DATA (a transient failure).
     pub fn fail_next(&self, n: usize) {
         self.behaviour.lock().unwrap().fail_next = n;

@@ -1,8 +1,9 @@
 //! What every job handler needs, passed to apalis as `Data<JobContext>`.
 
-use orderflow_shared::{dispatch::Queues, domain::retry::RetryPolicy};
+use orderflow_shared::{cache::ReadCache, dispatch::Queues, domain::retry::RetryPolicy};
 use sqlx::PgPool;
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
+use tokio::sync::Notify;
 
 use crate::email::Mailer;
 
@@ -14,4 +15,8 @@ pub struct JobContext {
     pub policy: RetryPolicy,
     /// Longest one attempt may take.
     pub timeout: Duration,
+    /// The API's read cache, invalidated when a job changes an order.
+    pub cache: ReadCache,
+    /// Wakes this process's outbox sweep (a job wrote outbox rows).
+    pub sweep: Arc<Notify>,
 }

@@ -10,18 +10,23 @@ pub mod metrics;
 pub mod restart;
 pub mod server;
 pub mod sweep;
+pub mod wake;
 
 use anyhow::Context as _;
 use apalis::prelude::*;
 use apalis_redis::ConnectionManager;
 use orderflow_shared::{
+    cache::ReadCache,
     db,
     dispatch::{self, Queues},
     domain::retry::RetryPolicy,
     settings::Settings,
 };
-use std::{future::Future, net::SocketAddr};
-use tokio::{net::TcpListener, sync::watch};
+use std::{future::Future, net::SocketAddr, sync::Arc};
+use tokio::{
+    net::TcpListener,
+    sync::{Notify, watch},
+};
 
 use crate::{context::JobContext, email::Mailer};
 
@@ -48,15 +53,18 @@ pub fn unique_name() -> String {
 impl Worker {
     /// Prepares connections (lazily: PostgreSQL and Redis may come up later) and binds the
     /// health/metrics port.
-    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
-        // Every running email job holds a connection through its SMTP send (the delivery
-        // claim commits with it): leave room for all of them plus the sweep and cleanup.
-        let needed = (settings.worker.concurrency * handlers::QUEUES + 2) as u32;
-        settings.database_max_connections = settings.database_max_connections.max(needed);
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // Jobs hold a database connection only for single statements (never across the SMTP
+        // dialogue), so the pool needs no more than `DATABASE_MAX_CONNECTIONS` whatever the
+        // concurrency.
         let db = db::connect_lazy(&settings).context("DATABASE_URL")?;
         let redis = dispatch::redis_connection(&settings).context("REDIS_URL")?;
         let queues = Queues::new(redis.clone(), &settings);
-        let mailer = Mailer::new(&settings.smtp)?;
+        // One SMTP connection per email job that can run at once.
+        let mailer = Mailer::new(
+            &settings.smtp,
+            settings.worker.concurrency * handlers::EMAIL_QUEUES,
+        )?;
         let name = settings.worker.name.clone().unwrap_or_else(unique_name);
         let addr = format!("{}:{}", settings.worker.host, settings.worker.port);
         let listener = TcpListener::bind(&addr)
@@ -73,6 +81,13 @@ impl Worker {
                 cap: settings.jobs.backoff_cap,
             },
             timeout: settings.jobs.timeout,
+            cache: ReadCache::new(
+                redis.clone(),
+                &settings.jobs.namespace,
+                settings.cache.ttl,
+                settings.cache.timeout,
+            ),
+            sweep: Arc::new(Notify::new()),
         };
         Ok(Self {
             settings,
@@ -119,9 +134,16 @@ impl Worker {
                 server::router(name.clone()),
                 stop_rx.clone(),
             )),
+            tokio::spawn(wake::listen(
+                redis::Client::open(settings.redis_url())?,
+                dispatch::wake_channel(&settings),
+                ctx.sweep.clone(),
+                stop_rx.clone(),
+            )),
             tokio::spawn(sweep::run(
                 ctx.db.clone(),
                 ctx.queues.clone(),
+                ctx.sweep.clone(),
                 (
                     settings.jobs.outbox_sweep_interval,
                     settings.jobs.redispatch_after,

@@ -1,7 +1,11 @@
-//! The outbox sweep: every `OUTBOX_SWEEP_INTERVAL_MS`, dispatch what the API's fast path did
-//! not (Redis was down, the API died between commit and push) and delayed jobs that fell due,
-//! and dispatch again jobs Redis lost (dispatched, then neither attempted nor finished for
-//! `JOB_REDISPATCH_AFTER_SECONDS`).
+//! The outbox sweep: dispatches committed outbox rows to Redis.
+//!
+//! It runs when woken — the API publishes a wake-up on Redis after each commit that wrote
+//! outbox rows (`wake.rs` listens), and jobs of this process wake it directly — and at least
+//! every `OUTBOX_SWEEP_INTERVAL_MS`, which also covers lost wake-ups, rows that fall due
+//! (pending-order expiry), and jobs Redis lost (dispatched, then neither attempted nor
+//! finished for `JOB_REDISPATCH_AFTER_SECONDS`). Each pass moves up to a batch of rows in one
+//! transaction; passes repeat while batches come back full.
 //!
 //! It runs in the worker, not the API: it needs Redis and PostgreSQL like the worker, its
 //! output is only useful where workers run, and API instances stay request-only and can scale
@@ -9,46 +13,66 @@
 
 use orderflow_shared::{db::outbox, dispatch};
 use sqlx::PgPool;
-use std::time::Duration;
-use tokio::sync::watch;
+use std::{sync::Arc, time::Duration};
+use tokio::sync::{Notify, watch};
 
 use crate::metrics;
+
+/// After a wake-up, wait this long so one pass takes the rows of a whole burst of commits.
+const WAKE_DEBOUNCE: Duration = Duration::from_millis(5);
 
 pub async fn run(
     db: PgPool,
     queues: dispatch::Queues,
+    wake: Arc<Notify>,
     (every, redispatch_after): (Duration, Duration),
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut redis_down_logged = false;
+    let mut failing = false;
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
+        let ticked = tokio::select! {
+            _ = tick.tick() => true,
+            _ = wake.notified() => {
+                tokio::time::sleep(WAKE_DEBOUNCE).await;
+                false
+            }
             _ = stop.changed() => return,
-        }
-        let result = match dispatch::sweep(&db, &queues).await {
-            Ok(n) => dispatch::redispatch_stale(&db, &queues, redispatch_after)
-                .await
-                .map(|m| n + m),
-            Err(e) => Err(e),
         };
+        let mut result = drain(&db, &queues).await;
+        if ticked && let Ok(n) = result {
+            result = dispatch::redispatch_stale(&db, &queues, redispatch_after)
+                .await
+                .map(|m| n + m);
+        }
         match result {
             Ok(n) => {
                 if n > 0 {
-                    tracing::info!(dispatched = n, "outbox sweep dispatched jobs");
+                    tracing::debug!(dispatched = n, "outbox sweep dispatched jobs");
                 }
-                redis_down_logged = false;
+                failing = false;
             }
-            Err(e) if !redis_down_logged => {
+            Err(e) if !failing => {
                 tracing::warn!(error = %e, "outbox sweep failed; will retry");
-                redis_down_logged = true;
+                failing = true;
             }
             Err(_) => {}
         }
-        if let Ok(backlog) = outbox::count_undispatched(&db).await {
+        if ticked && let Ok(backlog) = outbox::count_undispatched(&db).await {
             metrics::outbox_backlog(backlog);
+        }
+    }
+}
+
+/// Passes until one moves less than a full batch.
+async fn drain(db: &PgPool, queues: &dispatch::Queues) -> anyhow::Result<usize> {
+    let mut total = 0;
+    loop {
+        let n = dispatch::sweep(db, queues).await?;
+        total += n;
+        if n < dispatch::SWEEP_BATCH as usize {
+            return Ok(total);
         }
     }
 }

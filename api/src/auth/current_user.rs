@@ -1,10 +1,14 @@
-//! `CurrentUser`: the authenticated caller, from a bearer token checked against the database
-//! (so deactivation and role changes take effect at once, not when the token expires).
+//! `CurrentUser`: the authenticated caller, from a bearer token checked against the user's
+//! current row (so deactivation and role changes take effect at once, not when the token
+//! expires). The row comes from this instance's user cache, which PostgreSQL's change
+//! notifications keep exact (`user_cache.rs`); a miss reads it in one statement.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use orderflow_shared::{db, domain::Role};
 
-use crate::{app::AppState, error::ApiError};
+use super::user_cache::AuthUser;
+
+use crate::{error::ApiError, state::AppState};
 
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
@@ -34,6 +38,16 @@ impl CurrentUser {
     pub fn own_customer_id(&self) -> Option<i64> {
         match self.role {
             Role::Customer => self.customer_id,
+            _ => None,
+        }
+    }
+
+    /// The customer a read is limited to: `None` for staff and admins (everything), a
+    /// customer's own id otherwise. (Id 0 is never assigned: a customer user without a
+    /// customer record, which the schema forbids anyway, would see nothing.)
+    pub fn read_scope(&self) -> Option<i64> {
+        match self.role {
+            Role::Customer => Some(self.customer_id.unwrap_or(0)),
             _ => None,
         }
     }
@@ -70,10 +84,23 @@ impl FromRequestParts<AppState> for CurrentUser {
             unauthorized()
         })?;
         let user_id: i64 = claims.sub.parse().map_err(|_| unauthorized())?;
-        let user = db::users::get(&state.db, user_id)
-            .await?
-            .filter(|u| u.is_active)
-            .ok_or_else(unauthorized)?;
+        let user = match state.users.get(user_id) {
+            Some(user) => user,
+            None => {
+                let generation = state.users.generation();
+                let row = db::users::get_auth(&state.db, user_id)
+                    .await?
+                    .filter(|u| u.is_active)
+                    .ok_or_else(unauthorized)?;
+                let user = AuthUser {
+                    id: row.id,
+                    role: row.role,
+                    customer_id: row.customer_id,
+                };
+                state.users.insert(user, generation);
+                user
+            }
+        };
         tracing::Span::current().record("user_id", user.id);
         Ok(Self {
             id: user.id,

@@ -5,5 +5,6 @@ pub mod current_user;
 pub mod jwt;
 pub mod password;
 pub mod refresh;
+pub mod user_cache;
 
 pub use current_user::CurrentUser;

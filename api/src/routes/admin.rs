@@ -14,11 +14,11 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    app::AppState,
     audit,
     auth::CurrentUser,
     error::{ApiError, ErrorBody, Result},
     extract::{AppPath, AppQuery},
+    state::AppState,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -108,7 +108,7 @@ async fn retry_dead_job(
         .await?
         .ok_or_else(|| ApiError::not_found("Dead job"))?;
     tx.commit().await?;
-    crate::jobs::dispatch_soon(&state, vec![outbox_id]);
+    state.outbox.wake();
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
 

@@ -18,12 +18,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    app::AppState,
     auth::{CurrentUser, refresh},
     error::{ApiError, ErrorBody, Result},
     extract::{AppForm, AppJson},
     middleware::rate_limit,
     routes::users::UserResponse,
+    state::AppState,
 };
 
 pub fn router(credentials_limit: rate_limit::Layer) -> OpenApiRouter<AppState> {

@@ -7,6 +7,7 @@ use axum::{
     response::IntoResponse,
 };
 use orderflow_shared::{
+    cache::Entity,
     db::{
         self,
         customers::{Customer, CustomerFilter},
@@ -18,11 +19,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    app::AppState,
     audit,
     auth::CurrentUser,
     error::{ApiError, ErrorBody, Result},
     extract::{AppJson, AppPath, AppQuery},
+    state::AppState,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -189,7 +190,14 @@ async fn update_customer(
         Some(&after),
     )
     .await?;
+    // Orders show their customer's current name: a rename changes every cached copy.
+    let renamed = if after.name != before.name {
+        db::orders::ids_of_customer(&mut *tx, id).await?
+    } else {
+        Vec::new()
+    };
     tx.commit().await?;
+    state.cache.invalidate(Entity::Order, &renamed).await;
     Ok(Json(after))
 }
 

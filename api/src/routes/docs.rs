@@ -5,7 +5,7 @@ use axum::{Router, http::header, response::Html, routing::get};
 use utoipa::openapi::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 const REDOC_JS: &str = include_str!("../../assets/vendor/redoc/redoc.standalone.js");
 

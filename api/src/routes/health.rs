@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 use crate::{
-    app::AppState,
     error::{ApiError, Result},
+    state::AppState,
 };
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);

@@ -5,23 +5,26 @@ use axum::{
     Json,
     extract::State,
     http::{StatusCode, header},
-    response::IntoResponse,
+    response::{IntoResponse, Response},
 };
 use orderflow_shared::{
+    cache::Entity,
     db::{self, products::Product},
     domain::{Paged, Price, Validator, sku, text},
 };
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use std::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    app::AppState,
     audit,
     auth::CurrentUser,
     error::{ApiError, ErrorBody, Result},
     extract::{AppJson, AppPath, AppQuery},
+    routes::json_bytes,
+    state::AppState,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -149,12 +152,34 @@ async fn get_product(
     State(state): State<AppState>,
     user: CurrentUser,
     AppPath(id): AppPath<i64>,
-) -> Result<Json<Product>> {
-    db::products::get(&state.db, id)
+) -> Result<Response> {
+    // Customers see active products only; the cache tag is the active flag (1 or 0).
+    let visible = |active: bool| active || user.role.is_staff_or_admin();
+    if let Some(hit) = state.cache.get(Entity::Product, id).await {
+        if !visible(hit.tag == 1) {
+            return Err(ApiError::not_found("Product"));
+        }
+        return Ok(json_bytes(hit.body));
+    }
+    let read_started = Instant::now();
+    let product = db::products::get(&state.db, id)
         .await?
-        .filter(|p| p.is_active || user.role.is_staff_or_admin())
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("Product"))
+        .ok_or_else(|| ApiError::not_found("Product"))?;
+    let body = serde_json::to_vec(&product).map_err(ApiError::internal)?;
+    state
+        .cache
+        .fill(
+            Entity::Product,
+            id,
+            i64::from(product.is_active),
+            &body,
+            read_started,
+        )
+        .await;
+    if !visible(product.is_active) {
+        return Err(ApiError::not_found("Product"));
+    }
+    Ok(json_bytes(body))
 }
 
 /// Changes SKU, name, price or activation (admin). Existing orders keep their price snapshot.
@@ -206,6 +231,8 @@ async fn update_product(
     )
     .await?;
     tx.commit().await?;
+    // Orders keep their own snapshot of name and price: only the product's entry changes.
+    state.cache.invalidate(Entity::Product, &[id]).await;
     Ok(Json(after))
 }
 
@@ -240,5 +267,6 @@ async fn deactivate_product(
     )
     .await?;
     tx.commit().await?;
+    state.cache.invalidate(Entity::Product, &[id]).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,11 +11,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    app::AppState,
     audit,
     auth::CurrentUser,
     error::{ApiError, ErrorBody, Result},
     extract::{AppJson, AppPath, AppQuery},
+    state::AppState,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -176,6 +176,9 @@ async fn update_user(
     )
     .await?;
     tx.commit().await?;
+    // Other instances hear of it from PostgreSQL (NOTIFY); this one forgets it before
+    // answering, so the very next request is refused.
+    state.users.forget(id);
     tracing::info!(target_user = id, role = %after.role, is_active = after.is_active, "user updated");
     Ok(Json(after))
 }

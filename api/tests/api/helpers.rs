@@ -27,6 +27,9 @@ pub fn test_settings(db_name: &str, overrides: &[(&str, &str)]) -> Settings {
         ("AUTH_RATE_LIMIT_BURST", "1000".to_string()),
         ("API_RATE_LIMIT_BURST", "10000".to_string()),
         ("PASSWORD_HASH_CONCURRENCY", "2".to_string()),
+        // Redis keys (the read cache, job queues) of this test only: the databases of
+        // different tests hand out the same ids.
+        ("JOBS_NAMESPACE", format!("orderflow-test-{db_name}")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -45,8 +48,18 @@ pub struct TestApp {
     pub address: String,
     pub client: Client,
     pub db: PgPool,
+    pub namespace: String,
     _database: TestDatabase,
     _shutdown: oneshot::Sender<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let namespace = self.namespace.clone();
+        orderflow_testkit::block_on_thread(async move {
+            orderflow_testkit::delete_redis_keys(&namespace).await;
+        });
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -61,6 +74,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn start(settings: Settings, database: TestDatabase) -> TestApp {
+    let namespace = settings.jobs.namespace.clone();
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://{}", app.local_addr());
     let db = app.state().db.clone();
@@ -75,6 +89,7 @@ pub async fn start(settings: Settings, database: TestDatabase) -> TestApp {
             .build()
             .unwrap(),
         db,
+        namespace,
         _database: database,
         _shutdown: tx,
     }

@@ -27,6 +27,10 @@ fn pool_options(settings: &Settings) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(settings.database_max_connections)
         .acquire_timeout(settings.database_acquire_timeout)
+        // sqlx pings every connection before handing it out by default: one extra round trip
+        // per query. A connection that died is found by the query itself, which fails, and
+        // is then closed; requests answer 503 and the next one gets a fresh connection.
+        .test_before_acquire(false)
 }
 
 fn connect_options(settings: &Settings) -> Result<PgConnectOptions, sqlx::Error> {

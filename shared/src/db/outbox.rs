@@ -34,14 +34,23 @@ pub async fn enqueue(
     .await
 }
 
-/// The confirmation email of a new order.
-pub async fn enqueue_confirmation(
-    db: impl PgExecutor<'_>,
+/// The payload of a new order's confirmation email.
+pub fn confirmation_payload(order_id: i64, request_id: Option<&str>) -> Value {
+    serde_json::json!({"order_id": order_id, "request_id": request_id})
+}
+
+/// The payload of the status email after a change to `status`.
+pub fn status_changed_payload(
     order_id: i64,
+    status: OrderStatus,
     request_id: Option<&str>,
-) -> sqlx::Result<i64> {
-    let payload = serde_json::json!({"order_id": order_id, "request_id": request_id});
-    enqueue(db, JobKind::OrderConfirmation, payload, None).await
+) -> Value {
+    serde_json::json!({"order_id": order_id, "status": status, "request_id": request_id})
+}
+
+/// The payload of a pending order's expiry.
+pub fn expiry_payload(order_id: i64) -> Value {
+    serde_json::json!({"order_id": order_id})
 }
 
 /// The status email after a change to `status`.
@@ -51,19 +60,8 @@ pub async fn enqueue_status_changed(
     status: OrderStatus,
     request_id: Option<&str>,
 ) -> sqlx::Result<i64> {
-    let payload =
-        serde_json::json!({"order_id": order_id, "status": status, "request_id": request_id});
+    let payload = status_changed_payload(order_id, status, request_id);
     enqueue(db, JobKind::OrderStatusChanged, payload, None).await
-}
-
-/// The expiry of a pending order, due at `at`.
-pub async fn enqueue_expiry(
-    db: impl PgExecutor<'_>,
-    order_id: i64,
-    at: DateTime<Utc>,
-) -> sqlx::Result<i64> {
-    let payload = serde_json::json!({"order_id": order_id});
-    enqueue(db, JobKind::ExpirePendingOrder, payload, Some(at)).await
 }
 
 /// Locks up to `limit` due, undispatched rows (skipping rows another dispatcher holds).
@@ -74,18 +72,6 @@ pub async fn claim_due(db: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<Ou
          ORDER BY available_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(limit)
-    .fetch_all(db)
-    .await
-}
-
-/// Locks the given rows if they are due and still undispatched (the fast path after commit).
-pub async fn claim_ids(db: &mut PgConnection, ids: &[i64]) -> sqlx::Result<Vec<OutboxRow>> {
-    sqlx::query_as(
-        "SELECT id, kind, payload, created_at FROM outbox \
-         WHERE id = ANY($1) AND dispatched_at IS NULL AND available_at <= now() \
-         ORDER BY id FOR UPDATE SKIP LOCKED",
-    )
-    .bind(ids)
     .fetch_all(db)
     .await
 }

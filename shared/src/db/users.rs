@@ -51,6 +51,23 @@ pub async fn get(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<User>>
     .await
 }
 
+/// What authentication needs of a user (no password hash).
+#[derive(Debug, Clone, FromRow)]
+pub struct AuthRow {
+    pub id: i64,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub customer_id: Option<i64>,
+    pub is_active: bool,
+}
+
+pub async fn get_auth(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<AuthRow>> {
+    sqlx::query_as("SELECT id, role, customer_id, is_active FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
 /// Locks the row for the rest of the transaction (used before audited updates).
 pub async fn get_for_update(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<User>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -9,6 +9,10 @@ pub enum FailureKind {
     Transient,
     /// Retrying cannot help: recipient rejected (SMTP 5xx), malformed payload.
     Permanent,
+    /// Not a failure: another attempt of the same work holds it until this has passed (an
+    /// email claimed by a worker that is sending it, or died doing so). Such an attempt
+    /// is not counted and always comes back, never dead.
+    HeldElsewhere(Duration),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,10 +41,11 @@ impl RetryPolicy {
 
     /// After failed attempt number `attempt` (1-based).
     pub fn after_failure(&self, kind: FailureKind, attempt: u32, jitter: f64) -> NextStep {
-        if kind == FailureKind::Permanent || attempt >= self.max_attempts {
-            NextStep::Dead
-        } else {
-            NextStep::RetryIn(self.backoff(attempt, jitter))
+        match kind {
+            FailureKind::HeldElsewhere(wait) => NextStep::RetryIn(wait),
+            FailureKind::Permanent => NextStep::Dead,
+            FailureKind::Transient if attempt >= self.max_attempts => NextStep::Dead,
+            FailureKind::Transient => NextStep::RetryIn(self.backoff(attempt, jitter)),
         }
     }
 }
@@ -82,9 +87,21 @@ mod tests {
             (Transient, 8, true),
             (Transient, 9, true),
             (Permanent, 1, true),
+            (HeldElsewhere(Duration::from_secs(3)), 1, false),
+            (HeldElsewhere(Duration::from_secs(3)), 8, false),
+            (HeldElsewhere(Duration::from_secs(3)), 80, false),
         ] {
             let step = POLICY.after_failure(kind, attempt, 0.5);
             assert_eq!(step == NextStep::Dead, dead, "{kind:?} #{attempt}");
         }
+    }
+
+    #[test]
+    fn work_held_elsewhere_comes_back_when_the_hold_ends() {
+        let wait = Duration::from_millis(4_250);
+        assert_eq!(
+            POLICY.after_failure(FailureKind::HeldElsewhere(wait), 8, 0.9),
+            NextStep::RetryIn(wait)
+        );
     }
 }

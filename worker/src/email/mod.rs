@@ -1,26 +1,26 @@
-//! Sending email over SMTP (lettre, async, pooled), with failures classified for retries.
+//! Sending email over SMTP (lettre, pooled connections), with failures classified for
+//! retries.
 
+pub mod smtp;
 pub mod templates;
 
+use chrono::{DateTime, Utc};
 use lettre::{
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Mailbox, MultiPart},
-    transport::smtp::{
-        authentication::Credentials,
-        client::{Tls, TlsParameters},
-    },
+    Message,
+    message::{Mailbox, MultiPart, header::HeaderName},
 };
-use orderflow_shared::{
-    domain::retry::FailureKind,
-    settings::{SmtpSettings, SmtpTls},
-};
-use secrecy::ExposeSecret;
+use orderflow_shared::{domain::retry::FailureKind, settings::SmtpSettings};
+use std::sync::Arc;
 
+use smtp::SmtpPool;
 use templates::Rendered;
+
+/// Header naming the order an email is about, so an email can be traced back to its order.
+pub const ORDER_HEADER: &str = "X-OrderFlow-Order-Id";
 
 #[derive(Clone)]
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    pool: Arc<SmtpPool>,
     from: Mailbox,
     domain: String,
 }
@@ -35,39 +35,31 @@ pub struct SendError {
 }
 
 impl Mailer {
-    pub fn new(smtp: &SmtpSettings) -> anyhow::Result<Self> {
+    /// `connections`: the most SMTP connections open at once (one per email job that can
+    /// run at the same time).
+    pub fn new(smtp: &SmtpSettings, connections: usize) -> anyhow::Result<Self> {
         let from: Mailbox = smtp
             .from
             .parse()
             .map_err(|e| anyhow::anyhow!("SMTP_FROM {:?} is not a mailbox: {e}", smtp.from))?;
         let domain = from.email.domain().to_string();
-        let mut builder = match smtp.tls {
-            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
-            SmtpTls::StartTls => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-                    .tls(Tls::Required(TlsParameters::new(smtp.host.clone())?))
-            }
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-                .tls(Tls::Wrapper(TlsParameters::new(smtp.host.clone())?)),
-        }
-        .port(smtp.port)
-        .timeout(Some(smtp.timeout));
-        if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-            builder = builder.credentials(Credentials::new(
-                user.clone(),
-                password.expose_secret().to_string(),
-            ));
-        }
         Ok(Self {
-            transport: builder.build(),
+            pool: Arc::new(SmtpPool::new(smtp, connections)),
             from,
             domain,
         })
     }
 
-    /// A Message-ID in the sender's domain.
-    pub fn message_id(&self, tag: &str) -> String {
-        format!("<{tag}.{}@{}>", uuid::Uuid::new_v4().simple(), self.domain)
+    /// The Message-ID of the `kind` email of an order: the same for every attempt, so a copy
+    /// sent twice (a crash between the server's 250 and our record of it) is the same message
+    /// to every mail system. The order's creation time keeps ids of different databases (a
+    /// reset development database reusing order numbers) apart.
+    pub fn message_id(&self, kind: &str, order_id: i64, created_at: DateTime<Utc>) -> String {
+        format!(
+            "<{kind}.{order_id}.{}@{}>",
+            created_at.timestamp_micros(),
+            self.domain
+        )
     }
 
     /// The support address shown in emails: the sender's.
@@ -75,12 +67,11 @@ impl Mailer {
         self.from.email.to_string()
     }
 
-    /// Sends a multipart (text + HTML) message.
+    /// Sends a multipart (text + HTML) message about order `order_id`.
     pub async fn send(
         &self,
-        to: &str,
-        to_name: &str,
-        message_id: &str,
+        (to, to_name): (&str, &str),
+        (order_id, message_id): (i64, &str),
         email: Rendered,
     ) -> Result<(), SendError> {
         let permanent = |message: String| SendError {
@@ -98,12 +89,15 @@ impl Mailer {
             .subject(email.subject)
             .date_now()
             .message_id(Some(message_id.to_string()))
+            .raw_header(lettre::message::header::HeaderValue::new(
+                HeaderName::new_from_ascii_str(ORDER_HEADER),
+                order_id.to_string(),
+            ))
             .multipart(MultiPart::alternative_plain_html(email.text, email.html))
             .map_err(|e| permanent(format!("building the message: {e}")))?;
-        self.transport
-            .send(message)
+        self.pool
+            .send(message.envelope(), &message.formatted())
             .await
-            .map(|_| ())
             .map_err(|e| SendError {
                 kind: if e.is_permanent() {
                     FailureKind::Permanent

@@ -2,20 +2,19 @@
 
 use apalis::prelude::{BoxDynError, Data};
 use orderflow_shared::{
-    db::orders,
     domain::OrderStatus,
     jobs::{JobKind, SendOrderConfirmation},
 };
+use tracing::Instrument;
 
-use super::{Failure, Outcome, attempt, deliver::deliver};
-use crate::{
-    context::JobContext,
-    email::templates::{self, OrderView},
-};
+use super::deliver::{self, Email};
+use crate::{context::JobContext, email::templates};
 
 pub const EMAIL_KIND: &str = "order_confirmation";
 
 pub async fn handle(job: SendOrderConfirmation, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
+    // The span is attached to the future (not entered across an await), so concurrent jobs
+    // never see each other's fields.
     let span = tracing::info_span!(
         "job",
         kind = EMAIL_KIND,
@@ -23,39 +22,16 @@ pub async fn handle(job: SendOrderConfirmation, ctx: Data<JobContext>) -> Result
         outbox_id = job.outbox_id,
         request_id = job.request_id.as_deref().unwrap_or("")
     );
-    let _enter = span.enter();
-    let storage = ctx.queues.confirmation.clone();
-    attempt(
-        &ctx,
-        JobKind::OrderConfirmation,
-        job.outbox_id,
-        job.clone(),
-        &storage,
-        send(&ctx, &job),
-    )
-    .await
-}
-
-async fn send(ctx: &JobContext, job: &SendOrderConfirmation) -> Result<Outcome, Failure> {
-    let Some((order, email)) = orders::get_with_email(&ctx.db, job.order_id).await? else {
-        return Ok(Outcome::Skipped("order no longer exists".into()));
+    let email = Email {
+        job: JobKind::OrderConfirmation,
+        outbox_id: job.outbox_id,
+        order_id: job.order_id,
+        kind: EMAIL_KIND.to_string(),
+        status: OrderStatus::Pending,
+        render: |view, _| templates::confirmation(view),
     };
-    let items = orders::items_of(&ctx.db, &[order.id]).await?;
-    let view = OrderView::new(
-        &order,
-        &items,
-        OrderStatus::Pending,
-        &ctx.mailer.support_email(),
-    );
-    let rendered =
-        templates::confirmation(&view).map_err(|e| Failure::permanent(format!("template: {e}")))?;
-    deliver(
-        ctx,
-        job.outbox_id,
-        order.id,
-        EMAIL_KIND,
-        (&email, &order.customer_name),
-        rendered,
-    )
-    .await
+    let storage = ctx.queues.confirmation.clone();
+    deliver::run(&ctx, email, job, &storage)
+        .instrument(span)
+        .await
 }

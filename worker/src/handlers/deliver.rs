@@ -1,40 +1,180 @@
-//! Sending an order email exactly once per (order, kind).
+//! Sending an order email at most once per (order, kind), in two short transactions:
+//!
+//! 1. one statement claims the delivery (a lease with a token) and counts the attempt;
+//! 2. the order is read and the email rendered and sent, holding no transaction (the lease is
+//!    renewed every `CLAIM_LEASE / 3` while a slow send goes on);
+//! 3. one statement marks it sent and completes the job.
+//!
+//! A duplicate delivery of the job finds the email sent (nothing to do) or the claim held (it
+//! comes back when the lease ends: by then the holder has finished, or died and stopped
+//! renewing). A failed send gives the claim back. A worker killed mid-send releases nothing,
+//! but its lease runs out within `CLAIM_LEASE`, before apalis-redis hands its job to another
+//! worker (heartbeat × missed heartbeats). A crash between the SMTP server's 250 and step 3
+//! sends the email again — with the same Message-ID, so mail systems see one message: SMTP
+//! offers no way to make that step atomic.
 
-use orderflow_shared::db::{deliveries, outbox};
+use apalis::prelude::BoxDynError;
+use apalis_redis::RedisStorage;
+use orderflow_shared::{
+    db::{
+        deliveries::{self, Claim},
+        orders, outbox,
+    },
+    domain::OrderStatus,
+    jobs::JobKind,
+};
+use serde::{Serialize, de::DeserializeOwned};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
 
-use super::{Failure, Outcome};
-use crate::{context::JobContext, email::templates::Rendered, metrics};
+use super::{Failure, Outcome, conclude};
+use crate::{
+    context::JobContext,
+    email::templates::{OrderView, Rendered},
+    metrics,
+};
+use orderflow_shared::domain::retry::FailureKind;
 
-/// Claims the delivery record, sends, and completes the outbox row, all in one transaction:
-/// a concurrent duplicate waits on the claim and then finds the email sent; a failed send rolls
-/// the claim back so a retry may send. (A crash between the SMTP server's 250 and the commit
-/// can still send twice: SMTP has no way to make that step atomic.)
-pub async fn deliver(
+/// How long a claim holds off other attempts without being renewed.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(6);
+
+/// One email job: which order, which email, how to render it.
+pub struct Email {
+    pub job: JobKind,
+    pub outbox_id: i64,
+    pub order_id: i64,
+    /// The delivery kind recorded once per order (`order_confirmation`, `status_shipped`, …).
+    pub kind: String,
+    /// The status the email speaks of.
+    pub status: OrderStatus,
+    pub render: fn(&OrderView, OrderStatus) -> askama::Result<Rendered>,
+}
+
+/// Runs one attempt of `email` (`job` is the payload, re-pushed when retried).
+pub async fn run<T>(
     ctx: &JobContext,
-    outbox_id: i64,
-    order_id: i64,
-    kind: &str,
-    (to, to_name): (&str, &str),
-    email: Rendered,
-) -> Result<Outcome, Failure> {
-    let mut tx = ctx.db.begin().await?;
-    let message_id = ctx.mailer.message_id(kind);
-    if !deliveries::claim(&mut *tx, order_id, kind, to, &message_id).await? {
-        outbox::complete(&mut *tx, outbox_id, "done", None).await?;
-        tx.commit().await?;
-        tracing::info!(order_id, kind, "email already sent; not sending again");
-        return Ok(Outcome::Done);
-    }
+    email: Email,
+    job: T,
+    storage: &RedisStorage<T>,
+) -> Result<(), BoxDynError>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
+{
+    let started = Instant::now();
+    let token = Uuid::new_v4();
+    let target = (email.order_id, email.kind.as_str());
+    let Some(begun) =
+        deliveries::begin(&ctx.db, email.outbox_id, target, CLAIM_LEASE, token).await?
+    else {
+        tracing::info!("job already completed; duplicate delivery ignored");
+        metrics::job_finished(email.job, "duplicate", started, None);
+        return Ok(());
+    };
+    let result = match begun.claim {
+        Claim::Claimed => {
+            let renew = async {
+                let mut every = tokio::time::interval(CLAIM_LEASE / 3);
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    if let Err(e) = deliveries::renew(&ctx.db, target, token, CLAIM_LEASE).await {
+                        tracing::warn!(error = %e, "email claim not renewed");
+                    }
+                }
+            };
+            let sent = tokio::select! {
+                sent = tokio::time::timeout(ctx.timeout, send(ctx, &email, token)) => sent,
+                never = renew => never,
+            };
+            let result = sent.unwrap_or_else(|_| {
+                Err(Failure::transient(format!(
+                    "timed out after {:?}",
+                    ctx.timeout
+                )))
+            });
+            if result.is_err() {
+                // Best effort: if this fails too, the lease runs out by itself.
+                let _ = deliveries::release(&ctx.db, target, token).await;
+            }
+            result
+        }
+        Claim::AlreadySent => {
+            outbox::complete(&ctx.db, email.outbox_id, "done", None).await?;
+            tracing::info!("email already sent; not sending again");
+            Ok(Outcome::Done)
+        }
+        Claim::HeldElsewhere { until } => {
+            let wait = (until - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .max(Duration::from_millis(250));
+            Err(Failure {
+                kind: FailureKind::HeldElsewhere(wait + Duration::from_millis(250)),
+                message: format!("another attempt holds this email's claim until {until}"),
+            })
+        }
+        Claim::NoOrder => Ok(Outcome::Skipped("order no longer exists".into())),
+    };
+    conclude(
+        ctx,
+        (email.job, email.outbox_id),
+        (job, storage),
+        (
+            begun.attempt.max(1) as u32,
+            Some(begun.enqueued_at),
+            started,
+        ),
+        result,
+    )
+    .await
+}
+
+async fn send(ctx: &JobContext, email: &Email, token: Uuid) -> Result<Outcome, Failure> {
+    let target = (email.order_id, email.kind.as_str());
+    let Some((order, to)) = orders::for_email(&ctx.db, email.order_id).await? else {
+        deliveries::release(&ctx.db, target, token).await?;
+        return Ok(Outcome::Skipped("order no longer exists".into()));
+    };
+    let view = OrderView::new(
+        &order.order,
+        &order.items,
+        email.status,
+        &ctx.mailer.support_email(),
+    );
+    let rendered = (email.render)(&view, email.status)
+        .map_err(|e| Failure::permanent(format!("template: {e}")))?;
+    let message_id = ctx
+        .mailer
+        .message_id(&email.kind, order.order.id, order.order.created_at);
     ctx.mailer
-        .send(to, to_name, &message_id, email)
+        .send(
+            (&to, &order.order.customer_name),
+            (order.order.id, &message_id),
+            rendered,
+        )
         .await
         .map_err(|e| Failure {
             kind: e.kind,
             message: e.message,
         })?;
-    outbox::complete(&mut *tx, outbox_id, "done", None).await?;
-    tx.commit().await?;
-    metrics::email_sent(kind);
-    tracing::info!(order_id, kind, %message_id, "email sent");
+    metrics::email_sent(&email.kind);
+    // The email is out: record it, retrying briefly, since a lost record means a second copy
+    // once the lease runs out.
+    let mut pause = Duration::from_millis(50);
+    let held = loop {
+        match deliveries::finish(&ctx.db, email.outbox_id, target, token, &message_id).await {
+            Ok(held) => break held,
+            Err(e) if pause < Duration::from_secs(2) => {
+                tracing::warn!(error = %e, "recording a sent email failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 3;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    if !held {
+        tracing::warn!(%message_id, "email sent after this attempt's claim was taken over");
+    }
+    tracing::info!(%message_id, "email sent");
     Ok(Outcome::Done)
 }

@@ -2,6 +2,7 @@
 //! audits it and queues the cancellation email, in one transaction.
 
 use apalis::prelude::{BoxDynError, Data};
+use orderflow_shared::cache::Entity;
 use orderflow_shared::{
     db::{
         audit::{self, NewEntry},
@@ -11,6 +12,7 @@ use orderflow_shared::{
     jobs::{ExpirePendingOrder, JobKind},
 };
 use serde_json::json;
+use tracing::Instrument;
 
 use super::{Failure, Outcome, attempt};
 use crate::context::JobContext;
@@ -22,16 +24,14 @@ pub async fn handle(job: ExpirePendingOrder, ctx: Data<JobContext>) -> Result<()
         order_id = job.order_id,
         outbox_id = job.outbox_id
     );
-    let _enter = span.enter();
     let storage = ctx.queues.expiry.clone();
     attempt(
         &ctx,
-        JobKind::ExpirePendingOrder,
-        job.outbox_id,
-        job.clone(),
-        &storage,
+        (JobKind::ExpirePendingOrder, job.outbox_id),
+        (job.clone(), &storage),
         expire(&ctx, &job),
     )
+    .instrument(span)
     .await
 }
 
@@ -58,6 +58,9 @@ async fn expire(ctx: &JobContext, job: &ExpirePendingOrder) -> Result<Outcome, F
     outbox::enqueue_status_changed(&mut *tx, job.order_id, OrderStatus::Cancelled, None).await?;
     outbox::complete(&mut *tx, job.outbox_id, "done", None).await?;
     tx.commit().await?;
+    ctx.cache.invalidate(Entity::Order, &[job.order_id]).await;
+    // The cancellation email's outbox row is committed: dispatch it now, not at the next tick.
+    ctx.sweep.notify_one();
     tracing::info!(
         order_id = job.order_id,
         "pending order expired and cancelled"

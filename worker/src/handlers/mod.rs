@@ -15,6 +15,7 @@ pub mod status_changed;
 
 use apalis::prelude::BoxDynError;
 use apalis_redis::RedisStorage;
+use chrono::{DateTime, Utc};
 use orderflow_shared::{
     db::{dead_jobs, outbox},
     dispatch::push_job,
@@ -28,6 +29,8 @@ use crate::{context::JobContext, metrics};
 
 /// Job kinds, each with its own queue and worker.
 pub const QUEUES: usize = JobKind::ALL.len();
+/// Queues whose jobs send email (confirmation, status change).
+pub const EMAIL_QUEUES: usize = 2;
 
 /// How an attempt ended when it did not fail.
 #[derive(Debug, PartialEq, Eq)]
@@ -68,13 +71,13 @@ impl From<sqlx::Error> for Failure {
     }
 }
 
-/// Runs one attempt of `job` with the bookkeeping described in the module docs.
+/// Runs one attempt of `job` with the bookkeeping described in the module docs (jobs that
+/// send no email; emails go through `deliver::run`, which claims the email in the same
+/// statement that counts the attempt).
 pub async fn attempt<T, W>(
     ctx: &JobContext,
-    kind: JobKind,
-    outbox_id: i64,
-    job: T,
-    storage: &RedisStorage<T>,
+    (kind, outbox_id): (JobKind, i64),
+    (job, storage): (T, &RedisStorage<T>),
     work: W,
 ) -> Result<(), BoxDynError>
 where
@@ -83,14 +86,10 @@ where
 {
     let started = Instant::now();
     let Some((attempt, enqueued_at)) = outbox::start_attempt(&ctx.db, outbox_id).await? else {
-        tracing::info!(
-            outbox_id,
-            "job already completed; duplicate delivery ignored"
-        );
+        tracing::info!("job already completed; duplicate delivery ignored");
         metrics::job_finished(kind, "duplicate", started, None);
         return Ok(());
     };
-    let attempt = attempt.max(1) as u32;
     let result = match tokio::time::timeout(ctx.timeout, work).await {
         Ok(result) => result,
         Err(_) => Err(Failure::transient(format!(
@@ -98,20 +97,43 @@ where
             ctx.timeout
         ))),
     };
+    conclude(
+        ctx,
+        (kind, outbox_id),
+        (job, storage),
+        (attempt.max(1) as u32, Some(enqueued_at), started),
+        result,
+    )
+    .await
+}
+
+/// Records how an attempt ended: done (the work completed the outbox row itself), skipped,
+/// retried after a backoff, or dead.
+pub async fn conclude<T>(
+    ctx: &JobContext,
+    (kind, outbox_id): (JobKind, i64),
+    (job, storage): (T, &RedisStorage<T>),
+    (attempt, enqueued_at, started): (u32, Option<DateTime<Utc>>, Instant),
+    result: Result<Outcome, Failure>,
+) -> Result<(), BoxDynError>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
+{
     match result {
         Ok(Outcome::Done) => {
-            tracing::info!(outbox_id, attempt, "job done");
-            metrics::job_finished(kind, "done", started, Some(enqueued_at));
+            tracing::info!(attempt, "job done");
+            metrics::job_finished(kind, "done", started, enqueued_at);
         }
         Ok(Outcome::Skipped(reason)) => {
-            tracing::info!(outbox_id, attempt, %reason, "job skipped");
+            tracing::info!(attempt, %reason, "job skipped");
             outbox::complete(&ctx.db, outbox_id, "skipped", Some(&reason)).await?;
-            metrics::job_finished(kind, "skipped", started, Some(enqueued_at));
+            metrics::job_finished(kind, "skipped", started, enqueued_at);
         }
         Err(failure) => {
             let label = match failure.kind {
                 FailureKind::Transient => "transient",
                 FailureKind::Permanent => "permanent",
+                FailureKind::HeldElsewhere(_) => "held elsewhere",
             };
             let error = format!("{label}: {}", failure.message);
             match ctx
@@ -119,7 +141,7 @@ where
                 .after_failure(failure.kind, attempt, rand::random::<f64>())
             {
                 NextStep::RetryIn(delay) => {
-                    tracing::warn!(outbox_id, attempt, ?delay, %error, "job failed; retrying");
+                    tracing::warn!(attempt, ?delay, %error, "job failed; retrying");
                     outbox::record_error(&ctx.db, outbox_id, &error).await?;
                     push_job(storage, job, Some(delay))
                         .await
@@ -127,7 +149,7 @@ where
                     metrics::job_finished(kind, "retry", started, None);
                 }
                 NextStep::Dead => {
-                    tracing::error!(outbox_id, attempt, %error, "job dead");
+                    tracing::error!(attempt, %error, "job dead");
                     let payload = serde_json::to_value(&job)?;
                     let mut tx = ctx.db.begin().await?;
                     dead_jobs::insert(

@@ -3,6 +3,7 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 use orderflow_shared::{
+    cache::Entity,
     db,
     domain::{OrderStatus, order::MAX_NOTES_CHARS},
     jobs::status_change_emails,
@@ -13,11 +14,11 @@ use utoipa::ToSchema;
 
 use super::{OrderResponse, load_visible};
 use crate::{
-    app::AppState,
     audit,
     auth::CurrentUser,
     error::{ApiError, ErrorBody, Result},
     extract::{AppJson, AppPath},
+    state::AppState,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -49,7 +50,7 @@ pub async fn change_status(
     AppJson(req): AppJson<StatusChangeRequest>,
 ) -> Result<Json<OrderResponse>> {
     let mut tx = state.db.begin().await?;
-    let order = db::orders::get(&mut *tx, id)
+    let order = db::orders::state(&mut *tx, id)
         .await?
         .filter(|o| user.can_see_customer(o.customer_id))
         .ok_or_else(|| ApiError::not_found("Order"))?;
@@ -64,7 +65,7 @@ pub async fn change_status(
         .map_err(|e| ApiError::Conflict(e.to_string()))?;
     if !db::orders::update_status(&mut *tx, id, from, to).await? {
         // Someone else moved it first; report the transition as it now stands.
-        let now = db::orders::get(&mut *tx, id)
+        let now = db::orders::state(&mut *tx, id)
             .await?
             .ok_or_else(|| ApiError::not_found("Order"))?
             .status;
@@ -81,16 +82,17 @@ pub async fn change_status(
         Some(&json!({"status": to})),
     )
     .await?;
-    let mut outbox_ids = Vec::new();
-    if status_change_emails(to) {
+    let emails = status_change_emails(to);
+    if emails {
         let request_id = crate::middleware::request_context::current_request_id();
-        outbox_ids.push(
-            db::outbox::enqueue_status_changed(&mut *tx, id, to, request_id.as_deref()).await?,
-        );
+        db::outbox::enqueue_status_changed(&mut *tx, id, to, request_id.as_deref()).await?;
     }
-    let order = load_visible(&mut tx, &user, id).await?;
+    let order = load_visible(&mut *tx, &user, id).await?;
     tx.commit().await?;
-    crate::jobs::dispatch_soon(&state, outbox_ids);
+    state.cache.invalidate(Entity::Order, &[id]).await;
+    if emails {
+        state.outbox.wake();
+    }
     tracing::info!(order_id = id, %from, %to, "order status changed");
     Ok(Json(order))
 }
@@ -159,7 +161,7 @@ pub async fn update_order(
 ) -> Result<Json<OrderResponse>> {
     let notes = parse_notes_patch(&body)?;
     let mut tx = state.db.begin().await?;
-    let before = db::orders::get_for_update(&mut *tx, id)
+    let before = db::orders::lock(&mut *tx, id)
         .await?
         .filter(|o| user.can_see_customer(o.customer_id))
         .ok_or_else(|| ApiError::not_found("Order"))?;
@@ -173,8 +175,9 @@ pub async fn update_order(
         Some(&json!({"notes": notes})),
     )
     .await?;
-    let order = load_visible(&mut tx, &user, id).await?;
+    let order = load_visible(&mut *tx, &user, id).await?;
     tx.commit().await?;
+    state.cache.invalidate(Entity::Order, &[id]).await;
     Ok(Json(order))
 }
 
@@ -195,10 +198,10 @@ pub async fn delete_order(
 ) -> Result<StatusCode> {
     user.require_admin()?;
     let mut tx = state.db.begin().await?;
-    db::orders::get_for_update(&mut *tx, id)
+    db::orders::lock(&mut *tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Order"))?;
-    let before = load_visible(&mut tx, &user, id).await?;
+    let before = load_visible(&mut *tx, &user, id).await?;
     db::orders::delete(&mut *tx, id).await?;
     audit::record(
         &mut tx,
@@ -210,6 +213,7 @@ pub async fn delete_order(
     )
     .await?;
     tx.commit().await?;
+    state.cache.invalidate(Entity::Order, &[id]).await;
     tracing::info!(order_id = id, "order deleted");
     Ok(StatusCode::NO_CONTENT)
 }

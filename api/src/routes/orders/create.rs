@@ -1,5 +1,6 @@
-//! `POST /api/v1/orders`: validate, authorise, claim the Idempotency-Key, price from product
-//! snapshots and write the order with its items in one transaction.
+//! `POST /api/v1/orders`: validate, authorise, price from product snapshots, and write the
+//! order, its items, its outbox rows and the Idempotency-Key record in one statement (one
+//! commit). Two database round trips in all: see `db::orders::place`.
 
 use axum::{
     Json,
@@ -7,24 +8,31 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use chrono::{DateTime, Utc};
 use orderflow_shared::{
-    db::{self, idempotency::StoredResponse},
-    domain::{
-        idempotency::fingerprint,
-        order::{RequestedItem, price_lines, validate_items},
+    db::{
+        self,
+        orders::{NewOrder, Placement, Prepared},
     },
+    domain::{
+        OrderStatus,
+        idempotency::fingerprint,
+        money::to_cents,
+        order::{MergedItem, PricedLine, RequestedItem, price_lines, validate_items},
+    },
+    jobs::JobKind,
 };
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{OrderResponse, load_visible};
+use super::{OrderItemResponse, OrderResponse};
 use crate::{
-    app::AppState,
     auth::CurrentUser,
     error::{ApiError, ErrorBody, Result},
     extract::{AppJson, from_value},
     idempotency::{self, KEY_TTL_SECONDS},
+    state::AppState,
 };
 
 const PATH: &str = "/api/v1/orders";
@@ -74,7 +82,8 @@ pub async fn create_order(
     AppJson(body): AppJson<Value>,
 ) -> Result<Response> {
     let key = idempotency::key_from(&headers)?;
-    let req: CreateOrderRequest = from_value(body.clone())?;
+    let request_hash = fingerprint("POST", PATH, &body);
+    let req: CreateOrderRequest = from_value(body)?;
     let requested: Vec<RequestedItem> = req
         .items
         .iter()
@@ -92,62 +101,130 @@ pub async fn create_order(
             "Customers may only place orders for themselves".into(),
         ));
     }
-
-    let mut tx = state.db.begin().await?;
-    let request_hash = fingerprint("POST", PATH, &body);
-    if let Some(key) = &key {
-        if !db::idempotency::try_lock(&mut *tx, user.id, key).await? {
-            return Err(idempotency::in_flight());
-        }
-        if let Some(stored) = db::idempotency::find(&mut *tx, user.id, key).await? {
-            if stored.request_hash != request_hash {
-                return Err(idempotency::mismatch());
-            }
-            return Ok(idempotency::replay(stored));
-        }
-    }
-
-    let customer = db::customers::get(&mut *tx, req.customer_id).await?;
-    if !customer.as_ref().is_some_and(|c| c.is_active) {
-        return Err(ApiError::validation(
-            "customer_id",
-            "customer not found or inactive",
-        ));
-    }
-    let ids: Vec<i64> = merged.iter().map(|m| m.product_id).collect();
-    let products = db::orders::product_snapshots(&mut tx, &ids).await?;
-    let (lines, total) = price_lines(&merged, &products).map_err(ApiError::invalid)?;
     let notes = req
         .notes
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty());
-    let order_id = db::orders::insert(&mut tx, req.customer_id, total, notes, &lines).await?;
-    let request_id = crate::middleware::request_context::current_request_id();
-    let confirmation =
-        db::outbox::enqueue_confirmation(&mut *tx, order_id, request_id.as_deref()).await?;
-    let ttl = chrono::Duration::from_std(state.settings.jobs.pending_order_ttl)
-        .map_err(ApiError::internal)?;
-    db::outbox::enqueue_expiry(&mut *tx, order_id, chrono::Utc::now() + ttl).await?;
-    let order = load_visible(&mut tx, &user, order_id).await?;
-    let location = format!("{PATH}/{order_id}");
+    let product_ids: Vec<i64> = merged.iter().map(|m| m.product_id).collect();
 
-    if let Some(key) = &key {
-        let stored = StoredResponse {
-            request_hash,
-            status_code: StatusCode::CREATED.as_u16() as i16,
-            response_body: serde_json::to_value(&order).map_err(ApiError::internal)?,
-            location: Some(location.clone()),
+    // A request whose key another request takes between the read and the write reads again,
+    // finds that request's response, and replays it.
+    for _ in 0..2 {
+        let prepared = db::orders::prepare(
+            &state.db,
+            req.customer_id,
+            &product_ids,
+            user.id,
+            key.as_deref(),
+        )
+        .await?;
+        if let Some(stored) = prepared.stored {
+            if stored.request_hash != request_hash {
+                return Err(idempotency::mismatch());
+            }
+            return Ok(idempotency::replay(stored));
+        }
+        let placed = priced(&prepared, &merged, req.customer_id, notes)?;
+        let location = format!("{PATH}/{}", placed.id);
+        let response_body = serde_json::to_value(&placed).map_err(ApiError::internal)?;
+        let request_id = crate::middleware::request_context::current_request_id();
+        let ttl = chrono::Duration::from_std(state.settings.jobs.pending_order_ttl)
+            .map_err(ApiError::internal)?;
+        let jobs = [
+            (
+                JobKind::OrderConfirmation,
+                db::outbox::confirmation_payload(placed.id, request_id.as_deref()),
+                prepared.at,
+            ),
+            (
+                JobKind::ExpirePendingOrder,
+                db::outbox::expiry_payload(placed.id),
+                prepared.at + ttl,
+            ),
+        ];
+        let lines: Vec<PricedLine> = placed
+            .items
+            .iter()
+            .map(|i| PricedLine {
+                product_id: i.product_id,
+                product_name: i.product_name.clone(),
+                quantity: i.quantity,
+                unit_price: i.unit_price,
+            })
+            .collect();
+        let new = NewOrder {
+            user_id: user.id,
+            key: key.as_deref(),
+            request_hash: &request_hash,
+            response_body: &response_body,
+            location: &location,
+            key_ttl_seconds: KEY_TTL_SECONDS,
+            order_id: placed.id,
+            customer_id: placed.customer_id,
+            total: placed.total,
+            notes: placed.notes.as_deref(),
+            at: placed.created_at,
+            item_ids: &prepared.item_ids,
+            lines: &lines,
+            jobs: &jobs,
         };
-        db::idempotency::store(&mut *tx, user.id, key, &stored, KEY_TTL_SECONDS).await?;
+        match db::orders::place(&state.db, &new).await? {
+            Placement::Placed => {
+                state.outbox.wake();
+                crate::metrics::order_created();
+                tracing::info!(order_id = placed.id, customer_id = placed.customer_id, total = %placed.total, "order created");
+                return Ok((
+                    StatusCode::CREATED,
+                    [(header::LOCATION, location)],
+                    Json(placed),
+                )
+                    .into_response());
+            }
+            Placement::KeyInFlight => return Err(idempotency::in_flight()),
+            Placement::KeyTaken => continue,
+        }
     }
-    tx.commit().await?;
-    crate::jobs::dispatch_soon(&state, vec![confirmation]);
-    tracing::info!(order_id, customer_id = req.customer_id, %total, "order created");
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json::<OrderResponse>(order),
-    )
-        .into_response())
+    Err(idempotency::in_flight())
+}
+
+/// The order the request describes, priced from the products as `prepared` read them, with
+/// the ids and time `prepared` allocated; 422 when the customer or a product is missing or
+/// inactive.
+fn priced(
+    prepared: &Prepared,
+    merged: &[MergedItem],
+    customer_id: i64,
+    notes: Option<&str>,
+) -> Result<OrderResponse> {
+    let Some((customer_name, true)) = prepared.customer.clone() else {
+        return Err(ApiError::validation(
+            "customer_id",
+            "customer not found or inactive",
+        ));
+    };
+    let (lines, total) = price_lines(merged, &prepared.products).map_err(ApiError::invalid)?;
+    let at: DateTime<Utc> = prepared.at;
+    Ok(OrderResponse {
+        id: prepared.order_id,
+        customer_id,
+        customer_name,
+        status: OrderStatus::Pending,
+        total: to_cents(total),
+        notes: notes.map(str::to_string),
+        items: lines
+            .into_iter()
+            .zip(&prepared.item_ids)
+            .map(|(line, &id)| OrderItemResponse {
+                id,
+                line_total: line.line_total(),
+                unit_price: to_cents(line.unit_price),
+                product_id: line.product_id,
+                product_name: line.product_name,
+                quantity: line.quantity,
+            })
+            .collect(),
+        created_at: at,
+        updated_at: at,
+    })
 }

@@ -6,16 +6,15 @@ mod read;
 
 use chrono::{DateTime, Utc};
 use orderflow_shared::{
-    db::orders::{ItemRow, OrderRow},
+    db::orders::{ItemRow, OrderWithItems},
     domain::{OrderStatus, money::to_cents},
 };
 use rust_decimal::Decimal;
 use serde::Serialize;
-use std::collections::HashMap;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -65,49 +64,44 @@ pub struct OrderResponse {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Joins order rows with their items (fetched in one statement) into responses.
-pub fn assemble(orders: Vec<OrderRow>, items: Vec<ItemRow>) -> Vec<OrderResponse> {
-    let mut by_order: HashMap<i64, Vec<OrderItemResponse>> = HashMap::new();
-    for item in items {
-        by_order
-            .entry(item.order_id)
-            .or_default()
-            .push(OrderItemResponse {
-                id: item.id,
-                product_id: item.product_id,
-                product_name: item.product_name,
-                quantity: item.quantity,
-                line_total: to_cents(item.unit_price * Decimal::from(item.quantity)),
-                unit_price: to_cents(item.unit_price),
-            });
+impl From<ItemRow> for OrderItemResponse {
+    fn from(item: ItemRow) -> Self {
+        Self {
+            id: item.id,
+            product_id: item.product_id,
+            product_name: item.product_name,
+            quantity: item.quantity,
+            line_total: to_cents(item.unit_price * Decimal::from(item.quantity)),
+            unit_price: to_cents(item.unit_price),
+        }
     }
-    orders
-        .into_iter()
-        .map(|o| OrderResponse {
-            items: by_order.remove(&o.id).unwrap_or_default(),
+}
+
+impl From<OrderWithItems> for OrderResponse {
+    fn from(OrderWithItems { order: o, items }: OrderWithItems) -> Self {
+        Self {
             id: o.id,
             customer_id: o.customer_id,
             customer_name: o.customer_name,
             status: o.status,
             total: to_cents(o.total),
             notes: o.notes,
+            items: items.into_iter().map(Into::into).collect(),
             created_at: o.created_at,
             updated_at: o.updated_at,
-        })
-        .collect()
+        }
+    }
 }
 
-/// Loads one order with its items (two statements) if `user` may see it.
+/// Loads one order with its items (one statement) if `user` may see it: customers only
+/// their own, and others' orders are "not found".
 pub async fn load_visible(
-    db: &mut sqlx::PgConnection,
+    db: impl sqlx::PgExecutor<'_>,
     user: &crate::auth::CurrentUser,
     id: i64,
 ) -> crate::error::Result<OrderResponse> {
-    use orderflow_shared::db::orders;
-    let order = orders::get(&mut *db, id)
+    orderflow_shared::db::orders::get_with_items(db, id, user.read_scope())
         .await?
-        .filter(|o| user.can_see_customer(o.customer_id))
-        .ok_or_else(|| crate::error::ApiError::not_found("Order"))?;
-    let items = orders::items_of(&mut *db, &[order.id]).await?;
-    Ok(assemble(vec![order], items).remove(0))
+        .map(OrderResponse::from)
+        .ok_or_else(|| crate::error::ApiError::not_found("Order"))
 }

@@ -1,0 +1,28 @@
+//! What every handler can reach: connections, caches, keys and settings. Its own module so
+//! routes and the router builder (`app.rs`) both depend on it and not on each other.
+
+use axum::extract::FromRef;
+use orderflow_shared::{cache::ReadCache, settings::Settings};
+use sqlx::PgPool;
+use std::sync::Arc;
+
+use crate::{
+    auth::{jwt::JwtKeys, password::Passwords, user_cache::UserCache},
+    jobs::OutboxWaker,
+};
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub db: PgPool,
+    /// For `/ready` only.
+    pub redis: redis::Client,
+    /// Single orders and products, shared by every instance through Redis.
+    pub cache: ReadCache,
+    /// Authenticated users, forgotten on PostgreSQL's change notifications.
+    pub users: Arc<UserCache>,
+    /// Tells the workers' outbox sweep that new jobs were committed.
+    pub outbox: OutboxWaker,
+    pub jwt: Arc<JwtKeys>,
+    pub passwords: Passwords,
+    pub settings: Arc<Settings>,
+}

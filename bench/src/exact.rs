@@ -1,0 +1,90 @@
+//! pgbench scripts made of exactly the SQL the API runs for each endpoint: built from the
+//! same constants and query builder the API uses (`orderflow_shared::db::orders`), so they
+//! cannot drift from it. Parameters get values like the benchmark's requests.
+
+use orderflow_shared::{
+    db::orders::{GET_SQL, OrderFilter, OrderSort, PLACE_SQL, PREPARE_SQL, list_query},
+    domain::{OrderStatus, paging::Page},
+};
+
+use crate::pgbench::{Script, from_statement};
+
+/// `GET /orders/{id}` as staff (no customer scope), ids from the hot set.
+pub fn read() -> Script {
+    Script {
+        name: "read_exact",
+        body: format!(
+            "\\set id random(1, :hot)\n{}",
+            from_statement(GET_SQL, &[":id", "NULL::bigint"], ";")
+        ),
+    }
+}
+
+/// `GET /orders?status=pending&page=N&page_size=20`.
+pub fn list() -> Script {
+    let filter = OrderFilter {
+        status: Some(OrderStatus::Pending),
+        ..OrderFilter::default()
+    };
+    let page = Page {
+        page: 1,
+        page_size: 20,
+    };
+    let query = list_query(&filter, OrderSort::default(), page);
+    Script {
+        name: "list_exact",
+        body: format!(
+            "\\set offset (random(1, :pages) - 1) * 20\n{}",
+            from_statement(
+                query.sql().as_str(),
+                &["'pending'", "'pending'", "20::bigint", ":offset::bigint"],
+                ";"
+            )
+        ),
+    }
+}
+
+/// `POST /orders` with 3 items and an Idempotency-Key: the read, then the write.
+pub fn create() -> Script {
+    // A response body of the size the API stores (~700 bytes for 3 items).
+    let body = r#"'{"id":1,"customer_id":1,"customer_name":"Bench Customer 1","status":"pending","total":"60.00","notes":null,"items":[{"id":1,"product_id":1,"product_name":"Bench product 1","quantity":1,"unit_price":"10.00","line_total":"10.00"},{"id":2,"product_id":2,"product_name":"Bench product 2","quantity":2,"unit_price":"10.00","line_total":"20.00"},{"id":3,"product_id":3,"product_name":"Bench product 3","quantity":3,"unit_price":"10.00","line_total":"30.00"}],"created_at":"2026-11-25T15:26:10.123456Z","updated_at":"2026-11-25T15:26:10.123456Z"}'::jsonb"#;
+    let key = "'pgbench-' || :client_id || '-' || :r";
+    let prepare = from_statement(
+        PREPARE_SQL,
+        &[":c", "ARRAY[:p, :p + 1, :p + 2]::bigint[]", ":user", key],
+        " \\gset",
+    );
+    let place = from_statement(
+        PLACE_SQL,
+        &[
+            ":user",
+            key,
+            "'\\x00'::bytea",
+            body,
+            "'/api/v1/orders/' || :order_id",
+            ":at::timestamptz",
+            "86400.0",
+            ":order_id",
+            ":c",
+            "60.00",
+            "NULL::text",
+            ":item_ids::bigint[]",
+            "ARRAY[:p, :p + 1, :p + 2]::bigint[]",
+            "ARRAY['Bench product 1', 'Bench product 2', 'Bench product 3']",
+            "ARRAY[1, 2, 3]",
+            "ARRAY[10.00, 10.00, 10.00]",
+            "ARRAY['send_order_confirmation', 'expire_pending_order']",
+            "ARRAY[jsonb_build_object('order_id', :order_id, 'request_id', 'pgbench'), jsonb_build_object('order_id', :order_id)]",
+            "ARRAY[now(), now() + interval '1 day']",
+        ],
+        ";",
+    );
+    Script {
+        name: "create_exact",
+        body: format!(
+            "\\set c random(:first_customer, :first_customer + :customers - 1)\n\
+             \\set p random(:first_product, :first_product + :products - 3)\n\
+             \\set r random(1, 1000000000)\n{prepare}{place}"
+        ),
+    }
+}

@@ -1,0 +1,120 @@
+//! A fresh database seeded with customers, users, products and historical orders (deterministic
+//! pseudo-random data generated inside PostgreSQL), and access tokens for its users.
+
+use anyhow::Context;
+use orderflow_api::auth::{jwt::JwtKeys, password::Passwords};
+use orderflow_shared::{domain::Role, settings::Settings};
+use secrecy::SecretString;
+use sqlx::{Connection, PgConnection, PgPool};
+use std::{io::Write, path::PathBuf};
+
+use crate::{config::Config, process::Env};
+
+/// Every seeded user's password (the login scenario uses it).
+pub const PASSWORD: &str = "bench-password-1";
+/// Staff users: reads and lists are made with their tokens.
+const STAFF: i64 = 16;
+/// Customers whose tokens place orders.
+const ORDERING_CUSTOMERS: i64 = 200;
+
+pub async fn recreate_database(cfg: &Config) -> anyhow::Result<()> {
+    let mut admin = PgConnection::connect(&format!("{}/postgres", cfg.pg_base))
+        .await
+        .context("PostgreSQL reachable (scripts/bench.sh starts it)")?;
+    sqlx::raw_sql("DROP DATABASE IF EXISTS orderflow_bench WITH (FORCE)")
+        .execute(&mut admin)
+        .await?;
+    sqlx::raw_sql("CREATE DATABASE orderflow_bench")
+        .execute(&mut admin)
+        .await?;
+    Ok(())
+}
+
+/// Seeds the migrated database. Returns how long it took.
+pub async fn seed(cfg: &Config, db: &PgPool) -> anyhow::Result<std::time::Duration> {
+    let started = std::time::Instant::now();
+    let hash = Passwords::new(1)?
+        .hash(SecretString::from(PASSWORD.to_string()))
+        .await?;
+    let (customers, products, orders) = (cfg.customers, cfg.products, cfg.orders);
+    let sql = format!(
+        "SELECT setseed(0.42);
+         INSERT INTO customers (name, email, tier)
+           SELECT 'Bench Customer ' || g, 'customer' || g || '@bench.example',
+                  (ARRAY['free', 'pro', 'enterprise'])[1 + g % 3]
+           FROM generate_series(1, {customers}) g;
+         INSERT INTO users (email, name, password_hash, role, customer_id)
+           SELECT email, name, '{hash}', 'customer', id FROM customers
+           WHERE email LIKE 'customer%@bench.example';
+         INSERT INTO users (email, name, password_hash, role)
+           SELECT 'staff' || g || '@bench.example', 'Bench Staff ' || g, '{hash}', 'staff'
+           FROM generate_series(1, {STAFF}) g;
+         INSERT INTO products (sku, name, price)
+           SELECT 'BENCH-' || g, 'Bench product ' || g, round((1 + random() * 199)::numeric, 2)
+           FROM generate_series(1, {products}) g;
+         INSERT INTO orders (customer_id, status, total, notes, created_at, updated_at)
+           SELECT c.first + (g * 7919) % {customers},
+                  (ARRAY['pending', 'processing', 'shipped', 'delivered', 'cancelled'])[1 + (g * 31) % 5],
+                  0, CASE WHEN g % 10 = 0 THEN 'Leave at the door' END,
+                  now() - make_interval(secs => ({orders} - g) * 31536000.0 / {orders}),
+                  now() - make_interval(secs => ({orders} - g) * 31536000.0 / {orders})
+           FROM generate_series(1, {orders}) g, (SELECT min(id) AS first FROM customers) c;
+         -- 1 to 5 distinct products per order (37·d is never a multiple of {products} for d < 5).
+         INSERT INTO order_items (order_id, product_id, product_name, quantity, unit_price)
+           SELECT o.id, p.id, p.name, 1 + (o.id + k) % 4, p.price
+           FROM orders o
+           CROSS JOIN LATERAL generate_series(1, 1 + o.id % 5) k
+           JOIN products p ON p.id = (SELECT min(id) FROM products) + (o.id * 7 + k * 37) % {products};
+         UPDATE orders o SET total = s.total
+           FROM (SELECT order_id, sum(quantity * unit_price) AS total FROM order_items GROUP BY order_id) s
+           WHERE s.order_id = o.id;"
+    );
+    let mut conn = db.acquire().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::raw_sql("VACUUM ANALYZE").execute(&mut *conn).await?;
+    Ok(started.elapsed())
+}
+
+/// Token files for wrk: `token customer_id` per line (0 for staff).
+pub struct Tokens {
+    pub customers: PathBuf,
+    pub staff: PathBuf,
+    /// (customer token, customer id) pairs, for the latency run's own client.
+    pub customer_pairs: Vec<(String, i64)>,
+}
+
+pub async fn tokens(cfg: &Config, env: &Env, db: &PgPool) -> anyhow::Result<Tokens> {
+    let settings = Settings::from_lookup(|k| env.lookup(k))?;
+    let keys = JwtKeys::new(&settings.jwt);
+    let customers: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT id, customer_id FROM users WHERE role = 'customer' ORDER BY id LIMIT $1",
+    )
+    .bind(ORDERING_CUSTOMERS)
+    .fetch_all(db)
+    .await?;
+    let staff: Vec<i64> = sqlx::query_scalar("SELECT id FROM users WHERE role = 'staff'")
+        .fetch_all(db)
+        .await?;
+    let mut customer_pairs = Vec::new();
+    let mut lines = String::new();
+    for (user_id, customer_id) in customers {
+        let token = keys.issue(user_id, Role::Customer)?;
+        lines.push_str(&format!("{token} {customer_id}\n"));
+        customer_pairs.push((token, customer_id));
+    }
+    let customers_path = cfg.out_dir.join("customer_tokens.txt");
+    std::fs::File::create(&customers_path)?.write_all(lines.as_bytes())?;
+    let mut lines = String::new();
+    for user_id in staff {
+        lines.push_str(&format!("{} 0\n", keys.issue(user_id, Role::Staff)?));
+    }
+    let staff_path = cfg.out_dir.join("staff_tokens.txt");
+    std::fs::File::create(&staff_path)?.write_all(lines.as_bytes())?;
+    Ok(Tokens {
+        customers: customers_path,
+        staff: staff_path,
+        customer_pairs,
+    })
+}
