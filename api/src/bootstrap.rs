@@ -2,12 +2,11 @@
 
 use anyhow::Context;
 use orderflow_shared::{
-    db,
+    db::{self, Pool},
     domain::{Email, Role, password},
     settings::Settings,
 };
 use secrecy::ExposeSecret;
-use sqlx::PgPool;
 
 use crate::auth::password::Passwords;
 
@@ -22,7 +21,7 @@ pub enum Outcome {
 /// Creates the configured admin unless a user with that email exists. Safe to run on every
 /// start and from several instances at once (the unique email decides).
 pub async fn ensure_first_admin(
-    db: &PgPool,
+    db: &Pool,
     passwords: &Passwords,
     settings: &Settings,
 ) -> anyhow::Result<Outcome> {

@@ -27,14 +27,14 @@ async fn main() -> anyhow::Result<()> {
             let pool = db::connect(&settings)
                 .await
                 .context("connecting to PostgreSQL")?;
-            db::MIGRATOR.run(&pool).await?;
+            db::migrate(&pool).await?;
             println!("migrations applied");
         }
         ["migrate", "down"] => {
             let pool = db::connect(&settings)
                 .await
                 .context("connecting to PostgreSQL")?;
-            db::MIGRATOR.undo(&pool, 0).await?;
+            db::MIGRATOR.undo(&mut *pool.acquire().await?, 0).await?;
             println!("all migrations reverted");
         }
         ["migrate", "status"] => {

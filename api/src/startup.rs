@@ -33,13 +33,10 @@ impl Application {
             let pool = db::connect(&settings)
                 .await
                 .context("connecting to PostgreSQL (DATABASE_URL)")?;
-            db::MIGRATOR
-                .run(&pool)
-                .await
-                .context("applying migrations")?;
+            db::migrate(&pool).await.context("applying migrations")?;
             pool
         } else {
-            db::connect_lazy(&settings).context("DATABASE_URL")?
+            db::pool(&settings).context("DATABASE_URL")?
         };
         match bootstrap::ensure_first_admin(&pool, &passwords, &settings).await {
             Ok(_) => {}
@@ -52,7 +49,11 @@ impl Application {
 
         let users = user_cache::UserCache::new();
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(user_cache::listen(pool.clone(), users.clone(), stopped));
+        tokio::spawn(user_cache::listen(
+            db::connect_options(&settings)?,
+            users.clone(),
+            stopped,
+        ));
         let state = AppState {
             db: pool,
             redis,

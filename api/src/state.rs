@@ -2,8 +2,7 @@
 //! routes and the router builder (`app.rs`) both depend on it and not on each other.
 
 use axum::extract::FromRef;
-use orderflow_shared::{cache::ReadCache, settings::Settings};
-use sqlx::PgPool;
+use orderflow_shared::{cache::ReadCache, db::Pool, settings::Settings};
 use std::sync::Arc;
 
 use crate::{
@@ -13,7 +12,7 @@ use crate::{
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
-    pub db: PgPool,
+    pub db: Pool,
     /// For `/ready` only.
     pub redis: redis::Client,
     /// Single orders and products, shared by every instance through Redis.

@@ -105,7 +105,7 @@ impl Summary {
             let l = &row.load;
             let _ = writeln!(
                 t,
-                "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {:.3} | {:.1} | {} | {} |",
+                "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {:.3} | {:.3} | {:.1} | {} | {} |",
                 row.scenario,
                 l.rps,
                 l.p50_ms,
@@ -114,6 +114,7 @@ impl Summary {
                 l.non_2xx,
                 l.socket_errors,
                 row.api_cpu_seconds_per_1k,
+                l.wrk_cpu_seconds_per_1k,
                 row.api_peak_rss_mib,
                 ratio(l.rps, &row.exact),
                 ratio(l.rps, &row.minimal),

@@ -41,6 +41,8 @@ pub struct Load {
     pub non_2xx: u64,
     /// Connect, read and write errors and timeouts.
     pub socket_errors: u64,
+    /// CPU seconds wrk itself used per 1,000 requests (it shares the machine).
+    pub wrk_cpu_seconds_per_1k: f64,
 }
 
 /// Runs `script` against `base_url` for `duration` and returns its figures.
@@ -51,7 +53,11 @@ pub async fn run(
     duration: Duration,
     env: &[(&str, String)],
 ) -> anyhow::Result<Load> {
-    let output = Command::new("wrk")
+    // Through bash, whose `times` reports the CPU wrk used.
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg("wrk \"$@\" && times")
+        .arg("wrk")
         .arg(format!("-t{}", cfg.threads))
         .arg(format!("-c{}", cfg.connections))
         .arg(format!("-d{}s", duration.as_secs().max(1)))
@@ -74,6 +80,16 @@ pub async fn run(
     };
     let raw: Raw = serde_json::from_str(line).with_context(|| format!("wrk output {line}"))?;
     let seconds = raw.duration_us as f64 / 1e6;
+    // `times` prints the shell's user/system time, then its children's: "0m1.234s 0m0.567s".
+    let wrk_cpu = stdout
+        .lines()
+        .rfind(|l| l.contains('m') && l.ends_with('s'))
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(minutes_seconds)
+                .sum::<f64>()
+        })
+        .unwrap_or(f64::NAN);
     Ok(Load {
         requests: raw.requests,
         seconds,
@@ -84,5 +100,12 @@ pub async fn run(
         max_ms: raw.max_us as f64 / 1e3,
         non_2xx: raw.status_errors,
         socket_errors: raw.connect_errors + raw.read_errors + raw.write_errors + raw.timeouts,
+        wrk_cpu_seconds_per_1k: wrk_cpu / raw.requests.max(1) as f64 * 1000.0,
     })
+}
+
+/// "1m2.500s" → 62.5
+fn minutes_seconds(s: &str) -> Option<f64> {
+    let (m, rest) = s.split_once('m')?;
+    Some(m.parse::<f64>().ok()? * 60.0 + rest.strip_suffix('s')?.parse::<f64>().ok()?)
 }

@@ -11,11 +11,13 @@ use futures::stream;
 use redis::aio::ConnectionManagerConfig;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
-use sqlx::PgPool;
 use std::time::Duration;
 
 use crate::{
-    db::outbox::{self, OutboxRow},
+    db::{
+        Pool,
+        outbox::{self, OutboxRow},
+    },
     jobs::{ExpirePendingOrder, JobKind, SendOrderConfirmation, SendOrderStatusChanged},
     settings::Settings,
 };
@@ -133,7 +135,7 @@ where
 }
 
 /// One sweep pass: dispatches due rows nobody dispatched yet. Returns how many were moved.
-pub async fn sweep(db: &PgPool, queues: &Queues) -> anyhow::Result<usize> {
+pub async fn sweep(db: &Pool, queues: &Queues) -> anyhow::Result<usize> {
     let mut tx = db.begin().await?;
     let rows = outbox::claim_due(&mut tx, SWEEP_BATCH).await?;
     dispatch_claimed(tx, queues, rows).await
@@ -141,7 +143,7 @@ pub async fn sweep(db: &PgPool, queues: &Queues) -> anyhow::Result<usize> {
 
 /// Dispatches again jobs that Redis appears to have lost (see `outbox::claim_stale`).
 pub async fn redispatch_stale(
-    db: &PgPool,
+    db: &Pool,
     queues: &Queues,
     older_than: Duration,
 ) -> anyhow::Result<usize> {
@@ -159,7 +161,7 @@ pub async fn redispatch_stale(
 /// Pushes claimed rows, one call per kind, and marks the pushed ones dispatched in the
 /// claiming transaction. A failed push stops the pass; the rest stay for the next one.
 async fn dispatch_claimed(
-    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    mut tx: crate::db::Tx,
     queues: &Queues,
     rows: Vec<OutboxRow>,
 ) -> anyhow::Result<usize> {

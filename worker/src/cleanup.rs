@@ -7,12 +7,11 @@
 
 use apalis_redis::{Config, ConnectionManager};
 use orderflow_shared::{
-    db::{idempotency, outbox, refresh_tokens},
+    db::{Pool, idempotency, outbox, refresh_tokens},
     dispatch::queue_config,
     jobs::JobKind,
     settings::Settings,
 };
-use sqlx::PgPool;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
@@ -30,7 +29,7 @@ pub struct Report {
 }
 
 pub async fn run(
-    db: PgPool,
+    db: Pool,
     redis: ConnectionManager,
     settings: Settings,
     mut stop: watch::Receiver<bool>,
@@ -51,7 +50,7 @@ pub async fn run(
 
 /// One cleanup pass; `None` when another process holds the lock.
 pub async fn run_once(
-    db: &PgPool,
+    db: &Pool,
     redis: &ConnectionManager,
     settings: &Settings,
 ) -> anyhow::Result<Option<Report>> {

@@ -1,7 +1,6 @@
 //! What every job handler needs, passed to apalis as `Data<JobContext>`.
 
-use orderflow_shared::{cache::ReadCache, dispatch::Queues, domain::retry::RetryPolicy};
-use sqlx::PgPool;
+use orderflow_shared::{cache::ReadCache, db::Pool, dispatch::Queues, domain::retry::RetryPolicy};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Notify;
 
@@ -9,7 +8,7 @@ use crate::email::Mailer;
 
 #[derive(Clone)]
 pub struct JobContext {
-    pub db: PgPool,
+    pub db: Pool,
     pub mailer: Mailer,
     pub queues: Queues,
     pub policy: RetryPolicy,

@@ -57,7 +57,7 @@ impl Worker {
         // Jobs hold a database connection only for single statements (never across the SMTP
         // dialogue), so the pool needs no more than `DATABASE_MAX_CONNECTIONS` whatever the
         // concurrency.
-        let db = db::connect_lazy(&settings).context("DATABASE_URL")?;
+        let db = db::pool(&settings).context("DATABASE_URL")?;
         let redis = dispatch::redis_connection(&settings).context("REDIS_URL")?;
         let queues = Queues::new(redis.clone(), &settings);
         // One SMTP connection per email job that can run at once.

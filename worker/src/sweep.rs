@@ -11,8 +11,10 @@
 //! output is only useful where workers run, and API instances stay request-only and can scale
 //! independently. `FOR UPDATE SKIP LOCKED` lets several workers sweep at once.
 
-use orderflow_shared::{db::outbox, dispatch};
-use sqlx::PgPool;
+use orderflow_shared::{
+    db::{Pool, outbox},
+    dispatch,
+};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{Notify, watch};
 
@@ -22,7 +24,7 @@ use crate::metrics;
 const WAKE_DEBOUNCE: Duration = Duration::from_millis(5);
 
 pub async fn run(
-    db: PgPool,
+    db: Pool,
     queues: dispatch::Queues,
     wake: Arc<Notify>,
     (every, redispatch_after): (Duration, Duration),
@@ -66,7 +68,7 @@ pub async fn run(
 }
 
 /// Passes until one moves less than a full batch.
-async fn drain(db: &PgPool, queues: &dispatch::Queues) -> anyhow::Result<usize> {
+async fn drain(db: &Pool, queues: &dispatch::Queues) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
         let n = dispatch::sweep(db, queues).await?;

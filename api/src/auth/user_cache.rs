@@ -11,7 +11,7 @@
 //! waiting for the notification.
 
 use orderflow_shared::domain::Role;
-use sqlx::{PgPool, postgres::PgListener};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use std::{
     collections::HashMap,
     sync::{
@@ -115,7 +115,7 @@ impl UserCache {
 
 /// Listens for user changes until `stop`, reconnecting with a growing pause; the cache is
 /// live only while the listener is.
-pub async fn listen(db: PgPool, cache: Arc<UserCache>, mut stop: watch::Receiver<bool>) {
+pub async fn listen(db: PgConnectOptions, cache: Arc<UserCache>, mut stop: watch::Receiver<bool>) {
     let mut pause = Duration::from_millis(100);
     loop {
         match subscribe(&db).await {
@@ -146,8 +146,13 @@ pub async fn listen(db: PgPool, cache: Arc<UserCache>, mut stop: watch::Receiver
     }
 }
 
-async fn subscribe(db: &PgPool) -> sqlx::Result<PgListener> {
-    let mut listener = PgListener::connect_with(db).await?;
+async fn subscribe(db: &PgConnectOptions) -> sqlx::Result<PgListener> {
+    // A connection of its own, outside the request pool.
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(db.clone())
+        .await?;
+    let mut listener = PgListener::connect_with(&pool).await?;
     // Reconnection is ours: a silent reconnect inside sqlx would hide missed notifications.
     listener.eager_reconnect(false);
     listener.listen(CHANNEL).await?;

@@ -2,11 +2,11 @@
 //! and offers typed helpers for the common calls.
 
 use orderflow_api::Application;
+use orderflow_shared::db::Pool;
 use orderflow_shared::settings::Settings;
 use orderflow_testkit::{TestDatabase, pg_base, redis_url};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
 
@@ -47,8 +47,9 @@ pub async fn create_database() -> TestDatabase {
 pub struct TestApp {
     pub address: String,
     pub client: Client,
-    pub db: PgPool,
+    pub db: Pool,
     pub namespace: String,
+    pub users: std::sync::Arc<orderflow_api::auth::user_cache::UserCache>,
     _database: TestDatabase,
     _shutdown: oneshot::Sender<()>,
 }
@@ -78,6 +79,7 @@ pub async fn start(settings: Settings, database: TestDatabase) -> TestApp {
     let app = Application::build(settings).await.expect("app builds");
     let address = format!("http://{}", app.local_addr());
     let db = app.state().db.clone();
+    let users = app.state().users.clone();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = rx.await;
@@ -90,6 +92,7 @@ pub async fn start(settings: Settings, database: TestDatabase) -> TestApp {
             .unwrap(),
         db,
         namespace,
+        users,
         _database: database,
         _shutdown: tx,
     }
@@ -115,6 +118,18 @@ pub struct Session {
 }
 
 impl TestApp {
+    /// Waits until the user cache listens for changes (it connects in the background at
+    /// start; until then every request reads its user).
+    pub async fn user_cache_live(&self) {
+        for _ in 0..500 {
+            if self.users.is_live() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the user cache never went live");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -10,6 +10,7 @@ use crate::helpers::{PASSWORD, StatementCounter, json_ok, spawn_app, spawn_app_w
 async fn getting_an_order_takes_one_statement_for_1_or_10_items_and_none_when_cached() {
     let counter = StatementCounter::install();
     let app = spawn_app().await;
+    app.user_cache_live().await;
     let admin = app.admin().await;
     let ada = app.customer("ada@example.com").await;
     let mut products = Vec::new();
@@ -66,6 +67,7 @@ async fn getting_an_order_takes_one_statement_for_1_or_10_items_and_none_when_ca
 async fn listing_orders_takes_one_statement_for_1_or_20_orders() {
     let counter = StatementCounter::install();
     let app = spawn_app().await;
+    app.user_cache_live().await;
     let admin = app.admin().await;
     let ada = app.customer("ada@example.com").await;
     let p = app.product(&admin, "P-1", "1.00").await["id"]
@@ -106,6 +108,7 @@ async fn listing_orders_takes_one_statement_for_1_or_20_orders() {
 async fn placing_an_order_takes_one_read_and_one_write_with_or_without_a_key() {
     let counter = StatementCounter::install();
     let app = spawn_app().await;
+    app.user_cache_live().await;
     let admin = app.admin().await;
     let ada = app.customer("ada@example.com").await;
     let mut products = Vec::new();
@@ -148,6 +151,7 @@ async fn placing_an_order_takes_one_read_and_one_write_with_or_without_a_key() {
 async fn a_users_first_request_reads_the_user_once_and_later_ones_never() {
     let counter = StatementCounter::install();
     let app = spawn_app_with(&[("CACHE_TTL_SECONDS", "0")]).await;
+    app.user_cache_live().await;
     json_ok(
         app.register("ada@example.com", PASSWORD, "Ada").await,
         StatusCode::CREATED,

@@ -8,46 +8,50 @@ pub mod deliveries;
 pub mod idempotency;
 pub mod orders;
 pub mod outbox;
+pub mod pool;
 pub mod products;
 pub mod refresh_tokens;
 pub mod users;
 
 use crate::settings::Settings;
+pub use pool::{Conn, Pool, Tx};
+
 use sqlx::{
-    PgPool, Postgres,
+    Postgres,
     migrate::{MigrateDatabase, Migrator},
-    postgres::{PgConnectOptions, PgPoolOptions},
+    postgres::PgConnectOptions,
 };
 use std::str::FromStr;
 
 /// The reversible migrations in `migrations/`, embedded at compile time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
-fn pool_options(settings: &Settings) -> PgPoolOptions {
-    PgPoolOptions::new()
-        .max_connections(settings.database_max_connections)
-        .acquire_timeout(settings.database_acquire_timeout)
-        // sqlx pings every connection before handing it out by default: one extra round trip
-        // per query. A connection that died is found by the query itself, which fails, and
-        // is then closed; requests answer 503 and the next one gets a fresh connection.
-        .test_before_acquire(false)
-}
-
-fn connect_options(settings: &Settings) -> Result<PgConnectOptions, sqlx::Error> {
+/// How to reach PostgreSQL (`DATABASE_URL`), naming the application in `pg_stat_activity`.
+pub fn connect_options(settings: &Settings) -> Result<PgConnectOptions, sqlx::Error> {
     Ok(PgConnectOptions::from_str(settings.database_url())?.application_name("orderflow"))
 }
 
-/// Connects now, failing fast when the database is unreachable.
-pub async fn connect(settings: &Settings) -> Result<PgPool, sqlx::Error> {
-    pool_options(settings)
-        .connect_with(connect_options(settings)?)
-        .await
+/// A pool that connects on first use: the process can start (and report not-ready) while
+/// the database is down.
+pub fn pool(settings: &Settings) -> Result<Pool, sqlx::Error> {
+    Ok(Pool::new(
+        connect_options(settings)?,
+        settings.database_max_connections,
+        settings.database_acquire_timeout,
+    ))
 }
 
-/// A pool that connects on first use: the process can start (and report not-ready)
-/// while the database is down.
-pub fn connect_lazy(settings: &Settings) -> Result<PgPool, sqlx::Error> {
-    Ok(pool_options(settings).connect_lazy_with(connect_options(settings)?))
+/// A pool with one connection already open: fails fast when the database is unreachable.
+pub async fn connect(settings: &Settings) -> Result<Pool, sqlx::Error> {
+    let pool = pool(settings)?;
+    drop(pool.acquire().await?);
+    Ok(pool)
+}
+
+/// Applies pending migrations (sqlx takes a lock: several instances may do it at once).
+pub async fn migrate(pool: &Pool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut conn = pool.acquire().await?;
+    MIGRATOR.run(&mut *conn).await
 }
 
 /// Creates the database named in `DATABASE_URL` when it does not exist yet.

@@ -2,11 +2,11 @@
 //! a test SMTP server, the API in-process, and workers in-process or as child processes.
 
 use orderflow_api::Application;
+use orderflow_shared::db::Pool;
 use orderflow_shared::settings::Settings;
 use orderflow_worker::Worker;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use std::{
     collections::HashMap,
     process::{Child, Command, Stdio},
@@ -27,7 +27,7 @@ pub const PASSWORD: &str = "customer-password-1";
 pub struct Stack {
     pub api: String,
     pub client: Client,
-    pub db: PgPool,
+    pub db: Pool,
     pub smtp: Running,
     pub vars: HashMap<String, String>,
     _database: TestDatabase,
