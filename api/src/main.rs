@@ -4,6 +4,11 @@ use anyhow::{Context, bail};
 use orderflow_api::{Application, auth::password::Passwords, bootstrap};
 use orderflow_shared::{db, settings::Settings, telemetry};
 
+// glibc's malloc took ~10% of the API's CPU under load (arena locks, consolidation):
+// mimalloc, measured in docs/benchmarks.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str =
     "usage: orderflow-api [serve | migrate [up|down|status] | create-admin | db drop]";
 

@@ -34,10 +34,10 @@ pub fn list() -> Script {
     Script {
         name: "list_exact",
         body: format!(
-            "\\set offset (random(1, :pages) - 1) * 20\n{}",
+            "\\set offset (random(1, :pages) - 1) * 20\n\\set limit 20\n{}",
             from_statement(
                 query.sql().as_str(),
-                &["'pending'", "'pending'", "20::bigint", ":offset::bigint"],
+                &[":status", ":status", ":limit", ":offset"],
                 ";"
             )
         ),

@@ -95,7 +95,7 @@ impl Summary {
         );
         let _ = writeln!(
             t,
-            "| scenario | rps | p50 ms | p95 ms | p99 ms | non-2xx | socket errors | API CPU s / 1k req | API peak RSS MiB | pgbench, exact SQL (tps) | api / exact | pgbench, minimal SQL (tps) | api / minimal |"
+            "| scenario | rps | p50 ms | p95 ms | p99 ms | non-2xx | socket errors | API CPU s / 1k req | wrk CPU s / 1k req | API peak RSS MiB | pgbench, exact SQL (tps) | api / exact | pgbench, minimal SQL (tps) | api / minimal |"
         );
         let _ = writeln!(
             t,

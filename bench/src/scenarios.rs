@@ -64,6 +64,7 @@ impl Context<'_> {
             ("products", self.cfg.products.to_string()),
             ("first_product", self.ids.first_product.to_string()),
             ("pages", self.pages().to_string()),
+            ("status", "pending".to_string()),
             // Keys and orders written by pgbench belong to a seeded staff user.
             ("user", self.ids.staff_user.to_string()),
         ]

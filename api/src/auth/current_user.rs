@@ -79,11 +79,10 @@ impl FromRequestParts<AppState> for CurrentUser {
             })
             .filter(|t| !t.is_empty())
             .ok_or_else(unauthorized)?;
-        let claims = state.jwt.verify(token).map_err(|err| {
+        let user_id = state.jwt.user_id(token).map_err(|err| {
             tracing::info!(reason = %err, "access token refused");
             unauthorized()
         })?;
-        let user_id: i64 = claims.sub.parse().map_err(|_| unauthorized())?;
         let user = match state.users.get(user_id) {
             Some(user) => user,
             None => {

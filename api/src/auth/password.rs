@@ -1,20 +1,27 @@
-//! argon2id password hashing, off the async runtime and with bounded concurrency, so a burst
-//! of logins cannot starve request handling or exhaust memory (each hash takes 19 MiB).
+//! argon2id password hashing, off the async runtime on a fixed set of threads, so a burst of
+//! logins can neither starve request handling nor exhaust memory: each hash needs 19 MiB,
+//! and with `PASSWORD_HASH_CONCURRENCY` threads doing all the hashing, that memory is
+//! allocated on (and reused by) those threads only. On the runtime's blocking pool every
+//! hash could land on another thread, and each thread's allocator kept its own 19 MiB:
+//! 465 MiB of RSS after a minute of logins, against ~60 MiB now (docs/benchmarks.md).
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use secrecy::{ExposeSecret, SecretString};
-use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::sync::{Arc, Mutex, mpsc};
+use tokio::sync::oneshot;
 
 /// OWASP's minimum for argon2id: m = 19 MiB, t = 2, p = 1.
 const MEMORY_KIB: u32 = 19 * 1024;
 const ITERATIONS: u32 = 2;
 const PARALLELISM: u32 = 1;
 
+type Job = Box<dyn FnOnce() + Send>;
+
 #[derive(Clone)]
 pub struct Passwords {
     argon: Argon2<'static>,
-    permits: Arc<Semaphore>,
+    /// Work for the hashing threads; they end when the last `Passwords` is dropped.
+    jobs: mpsc::SyncSender<Job>,
     /// Verified against when the user does not exist, so both failures take as long.
     dummy_hash: Arc<str>,
 }
@@ -28,9 +35,26 @@ impl Passwords {
             .hash_password(b"timing-equaliser")
             .map_err(|e| anyhow::anyhow!("argon2 hash: {e}"))?
             .to_string();
+        // Waiting jobs are bounded too (a full queue makes callers wait for room).
+        let (jobs, queue) = mpsc::sync_channel::<Job>(max_concurrent.max(1) * 64);
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..max_concurrent.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = queue.lock().expect("argon2 queue lock").recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })?;
+        }
         Ok(Self {
             argon,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            jobs,
             dummy_hash: dummy_hash.into(),
         })
     }
@@ -66,12 +90,31 @@ impl Passwords {
         Ok(known && matches)
     }
 
+    /// Runs `work` on a hashing thread.
     async fn run_blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let _permit = self.permits.acquire().await?;
-        tokio::task::spawn_blocking(work).await?
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            // A full queue: wait for room off the runtime.
+            Err(mpsc::TrySendError::Full(job)) => {
+                let jobs = self.jobs.clone();
+                tokio::task::spawn_blocking(move || jobs.send(job))
+                    .await?
+                    .map_err(|_| anyhow::anyhow!("password hashing threads stopped"))?;
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => {
+                anyhow::bail!("password hashing threads stopped")
+            }
+        }
+        result
+            .await
+            .map_err(|_| anyhow::anyhow!("password hashing thread dropped the job"))?
     }
 }
 
