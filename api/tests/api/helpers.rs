@@ -50,7 +50,9 @@ pub struct TestApp {
     pub db: Pool,
     pub namespace: String,
     pub users: std::sync::Arc<orderflow_api::auth::user_cache::UserCache>,
-    _database: TestDatabase,
+    pub settings: Settings,
+    /// The first instance owns (and drops) the database; others share it.
+    _database: Option<TestDatabase>,
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -75,8 +77,14 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn start(settings: Settings, database: TestDatabase) -> TestApp {
+    start_instance(settings, Some(database)).await
+}
+
+async fn start_instance(settings: Settings, database: Option<TestDatabase>) -> TestApp {
     let namespace = settings.jobs.namespace.clone();
-    let app = Application::build(settings).await.expect("app builds");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("app builds");
     let address = format!("http://{}", app.local_addr());
     let db = app.state().db.clone();
     let users = app.state().users.clone();
@@ -93,17 +101,37 @@ pub async fn start(settings: Settings, database: TestDatabase) -> TestApp {
         db,
         namespace,
         users,
+        settings,
         _database: database,
         _shutdown: tx,
     }
 }
 
-/// `TEST_LOG=1` shows the application's logs.
+impl TestApp {
+    /// Another API instance on the same database and Redis namespace, as behind a load
+    /// balancer.
+    pub async fn second_instance(&self) -> TestApp {
+        start_instance(self.settings.clone(), None).await
+    }
+}
+
+/// `TEST_LOG=1` shows the application's logs. Otherwise a global subscriber that keeps only
+/// sqlx's statement events (and does nothing with them) is installed, so that tracing's global
+/// interest and level caches never turn those events off while tests on other threads come
+/// and go: `StatementCounter` (a per-thread subscriber) relies on them being emitted.
 fn init_logs() {
     if std::env::var("TEST_LOG").is_ok() {
         orderflow_shared::telemetry::init(
             orderflow_shared::settings::LogFormat::Pretty,
             "debug,sqlx=info,hyper=info",
+        );
+    } else {
+        use tracing_subscriber::{Layer, filter::filter_fn, layer::SubscriberExt};
+        struct Ignore;
+        impl<S: tracing::Subscriber> Layer<S> for Ignore {}
+        let _ = tracing::subscriber::set_global_default(
+            tracing_subscriber::registry()
+                .with(Ignore.with_filter(filter_fn(|m| m.target() == "sqlx::query"))),
         );
     }
 }

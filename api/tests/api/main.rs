@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod cache;
 mod customers;
 mod errors;
 mod helpers;
@@ -15,4 +16,5 @@ mod products;
 mod query_counts;
 mod redis_outage;
 mod tokens;
+mod user_changes;
 mod users;

@@ -26,6 +26,14 @@ async fn expiry_cancels_a_still_pending_order_and_leaves_a_processed_one_alone()
         )
         .await;
     assert_eq!(status, 200);
+    // Both are in the API's read cache before the worker changes the stale one.
+    for id in [stale, moving] {
+        let (status, order) = stack
+            .call(Method::GET, &format!("/api/v1/orders/{id}"), &admin, None)
+            .await;
+        assert_eq!(status, 200);
+        assert_ne!(order["status"], "cancelled");
+    }
 
     stack.wait_scalar("SELECT count(*) FROM outbox WHERE kind = 'expire_pending_order' AND completed_at IS NOT NULL", 2, Duration::from_secs(10)).await;
     let (_, order) = stack
@@ -36,6 +44,7 @@ async fn expiry_cancels_a_still_pending_order_and_leaves_a_processed_one_alone()
             None,
         )
         .await;
+    // The worker invalidated the cached copy when it cancelled the order.
     assert_eq!(order["status"], "cancelled");
     let (_, order) = stack
         .call(
