@@ -34,7 +34,8 @@ pub struct Config {
 }
 
 const USAGE: &str = "usage: orderflow-bench [--quick] [--duration SECONDS] [--warmup SECONDS] \
-                     [--only health,read,read-cached,list,create,login,worker] [--out DIR]";
+                     [--only health,read,read-cached,list,create,login,worker] [--out DIR] \
+                     [--bin-dir DIR]";
 
 impl Config {
     pub fn from_args() -> anyhow::Result<Self> {
@@ -83,6 +84,9 @@ impl Config {
                         .collect()
                 }
                 "--out" => cfg.out_dir = PathBuf::from(args.next().context(USAGE)?),
+                // Another build of orderflow-api and orderflow-worker (e.g. an older commit's,
+                // to compare before and after on one machine).
+                "--bin-dir" => cfg.bin_dir = PathBuf::from(args.next().context(USAGE)?),
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);

@@ -26,6 +26,15 @@ use crate::{
 const PUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Rows one sweep pass moves at most (the next pass takes the rest).
 pub const SWEEP_BATCH: i64 = 200;
+/// Jobs of one queue allowed to wait in Redis at once; the rest wait in the outbox.
+///
+/// apalis-redis 1.0 puts every pushed job in the queue's scheduled set, and its fetch moves
+/// *all* due scheduled jobs to the active list with one Lua `unpack` (`lua/fetch_next.lua`).
+/// Past ~8,000 due jobs that call fails ("too many results to unpack"), and keeps failing on
+/// every fetch: the queue stops for good (seen here with 20,000 pushed jobs). Keeping Redis
+/// below this bound makes that impossible, retries included, and bounds Redis' memory;
+/// PostgreSQL holds any larger backlog, durably.
+pub const MAX_QUEUED: usize = 2_000;
 
 /// Handles on the three job queues. Cheap to clone.
 #[derive(Clone)]
@@ -33,6 +42,8 @@ pub struct Queues {
     pub confirmation: RedisStorage<SendOrderConfirmation>,
     pub status_changed: RedisStorage<SendOrderStatusChanged>,
     pub expiry: RedisStorage<ExpirePendingOrder>,
+    conn: ConnectionManager,
+    configs: Vec<(JobKind, Config)>,
 }
 
 /// A Redis connection that connects on first use and reconnects by itself, so neither binary
@@ -65,9 +76,52 @@ impl Queues {
                 .with_config(queue_config(settings, JobKind::OrderConfirmation)),
             status_changed: RedisStorage::new(conn.clone())
                 .with_config(queue_config(settings, JobKind::OrderStatusChanged)),
-            expiry: RedisStorage::new(conn)
+            expiry: RedisStorage::new(conn.clone())
                 .with_config(queue_config(settings, JobKind::ExpirePendingOrder)),
+            configs: JobKind::ALL
+                .into_iter()
+                .map(|kind| (kind, queue_config(settings, kind)))
+                .collect(),
+            conn,
         }
+    }
+
+    /// Jobs waiting in Redis per queue (scheduled and ready), in one round trip.
+    pub async fn waiting(&self) -> anyhow::Result<Vec<(JobKind, usize)>> {
+        let mut pipe = redis::pipe();
+        for (_, config) in &self.configs {
+            pipe.cmd("ZCARD")
+                .arg(config.scheduled_jobs_set())
+                .cmd("LLEN")
+                .arg(config.active_jobs_list());
+        }
+        let mut conn = self.conn.clone();
+        let counts: Vec<usize> = tokio::time::timeout(PUSH_TIMEOUT, pipe.query_async(&mut conn))
+            .await
+            .map_err(|_| anyhow::anyhow!("redis timed out"))??;
+        Ok(self
+            .configs
+            .iter()
+            .zip(counts.chunks(2))
+            .map(|((kind, _), c)| (*kind, c.iter().sum()))
+            .collect())
+    }
+
+    /// The kinds whose queues have room for a whole batch (see `MAX_QUEUED`).
+    pub async fn with_room(&self) -> anyhow::Result<Vec<&'static str>> {
+        let waiting = self.waiting().await?;
+        let full: Vec<_> = waiting
+            .iter()
+            .filter(|(_, n)| n + SWEEP_BATCH as usize > MAX_QUEUED)
+            .collect();
+        if !full.is_empty() {
+            tracing::debug!(?full, "queues full; their jobs wait in the outbox");
+        }
+        Ok(waiting
+            .into_iter()
+            .filter(|(_, n)| n + SWEEP_BATCH as usize <= MAX_QUEUED)
+            .map(|(kind, _)| kind.as_str())
+            .collect())
     }
 
     /// Pushes rows of one kind as their typed jobs (each payload gains its row's id), in one
@@ -136,8 +190,12 @@ where
 
 /// One sweep pass: dispatches due rows nobody dispatched yet. Returns how many were moved.
 pub async fn sweep(db: &Pool, queues: &Queues) -> anyhow::Result<usize> {
+    let kinds = queues.with_room().await?;
+    if kinds.is_empty() {
+        return Ok(0);
+    }
     let mut tx = db.begin().await?;
-    let rows = outbox::claim_due(&mut tx, SWEEP_BATCH).await?;
+    let rows = outbox::claim_due(&mut tx, &kinds, SWEEP_BATCH).await?;
     dispatch_claimed(tx, queues, rows).await
 }
 
@@ -147,8 +205,12 @@ pub async fn redispatch_stale(
     queues: &Queues,
     older_than: Duration,
 ) -> anyhow::Result<usize> {
+    let kinds = queues.with_room().await?;
+    if kinds.is_empty() {
+        return Ok(0);
+    }
     let mut tx = db.begin().await?;
-    let rows = outbox::claim_stale(&mut tx, older_than.as_secs_f64(), SWEEP_BATCH).await?;
+    let rows = outbox::claim_stale(&mut tx, &kinds, older_than.as_secs_f64(), SWEEP_BATCH).await?;
     if !rows.is_empty() {
         tracing::warn!(
             jobs = rows.len(),

@@ -22,6 +22,9 @@ use crate::metrics;
 
 /// After a wake-up, wait this long so one pass takes the rows of a whole burst of commits.
 const WAKE_DEBOUNCE: Duration = Duration::from_millis(5);
+/// While a queue is full (`dispatch::MAX_QUEUED`), look again this often rather than at the
+/// next tick, so the workers never run dry while the outbox holds a backlog.
+const FULL_RECHECK: Duration = Duration::from_millis(100);
 
 pub async fn run(
     db: Pool,
@@ -33,15 +36,28 @@ pub async fn run(
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
+    let mut backlog = false;
     loop {
+        let recheck = async {
+            if backlog {
+                tokio::time::sleep(FULL_RECHECK).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
         let ticked = tokio::select! {
             _ = tick.tick() => true,
             _ = wake.notified() => {
                 tokio::time::sleep(WAKE_DEBOUNCE).await;
                 false
             }
+            _ = recheck => false,
             _ = stop.changed() => return,
         };
+        backlog = queues
+            .with_room()
+            .await
+            .is_ok_and(|room| room.len() < orderflow_shared::jobs::JobKind::ALL.len());
         let mut result = drain(&db, &queues).await;
         if ticked && let Ok(n) = result {
             result = dispatch::redispatch_stale(&db, &queues, redispatch_after)

@@ -64,13 +64,19 @@ pub async fn enqueue_status_changed(
     enqueue(db, JobKind::OrderStatusChanged, payload, None).await
 }
 
-/// Locks up to `limit` due, undispatched rows (skipping rows another dispatcher holds).
-pub async fn claim_due(db: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
+/// Locks up to `limit` due, undispatched rows of the given kinds (skipping rows another
+/// dispatcher holds).
+pub async fn claim_due(
+    db: &mut PgConnection,
+    kinds: &[&str],
+    limit: i64,
+) -> sqlx::Result<Vec<OutboxRow>> {
     sqlx::query_as(
         "SELECT id, kind, payload, created_at FROM outbox \
-         WHERE dispatched_at IS NULL AND available_at <= now() \
-         ORDER BY available_at, id LIMIT $1 FOR UPDATE SKIP LOCKED",
+         WHERE dispatched_at IS NULL AND available_at <= now() AND kind = ANY($1) \
+         ORDER BY available_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
     )
+    .bind(kinds)
     .bind(limit)
     .fetch_all(db)
     .await
@@ -81,15 +87,17 @@ pub async fn claim_due(db: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<Ou
 /// handlers are idempotent.
 pub async fn claim_stale(
     db: &mut PgConnection,
+    kinds: &[&str],
     older_than_secs: f64,
     limit: i64,
 ) -> sqlx::Result<Vec<OutboxRow>> {
     sqlx::query_as(
         "SELECT id, kind, payload, created_at FROM outbox \
-         WHERE dispatched_at IS NOT NULL AND completed_at IS NULL \
-         AND greatest(dispatched_at, last_attempt_at) < now() - make_interval(secs => $1) \
-         ORDER BY dispatched_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+         WHERE dispatched_at IS NOT NULL AND completed_at IS NULL AND kind = ANY($1) \
+         AND greatest(dispatched_at, last_attempt_at) < now() - make_interval(secs => $2) \
+         ORDER BY dispatched_at LIMIT $3 FOR UPDATE SKIP LOCKED",
     )
+    .bind(kinds)
     .bind(older_than_secs)
     .bind(limit)
     .fetch_all(db)
