@@ -70,9 +70,18 @@ impl Context<'_> {
         ]
     }
 
+    /// Every run starts right after a checkpoint, so the full-page writes that follow one (and
+    /// the checkpoint's own I/O) fall on each run alike rather than on whichever run a
+    /// WAL-triggered checkpoint happens to hit.
+    async fn checkpoint(&self) -> anyhow::Result<()> {
+        sqlx::raw_sql("CHECKPOINT").execute(self.db).await?;
+        Ok(())
+    }
+
     /// Warm-up, then a measured wrk run with the API's CPU and memory read around it.
     async fn measure(&self, api: &Process, scenario: &str, script: &str) -> anyhow::Result<ApiRow> {
         eprintln!("[bench] {scenario}: wrk");
+        self.checkpoint().await?;
         // A fresh environment per run: its BENCH_RUN keeps Idempotency-Keys unique.
         wrk::run(
             self.cfg,
@@ -107,6 +116,7 @@ impl Context<'_> {
             return Ok(None);
         };
         eprintln!("[bench] pgbench {}", script.name);
+        self.checkpoint().await?;
         // A shorter warm-up: pgbench has no caches of its own to fill.
         let warmup = self.cfg.warmup.min(Duration::from_secs(2));
         Ok(Some(

@@ -37,6 +37,7 @@ pub async fn seed(cfg: &Config, db: &PgPool) -> anyhow::Result<std::time::Durati
         .hash(SecretString::from(PASSWORD.to_string()))
         .await?;
     let (customers, products, orders) = (cfg.customers, cfg.products, cfg.orders);
+    let keys = orders / 10;
     let sql = format!(
         "SELECT setseed(0.42);
          INSERT INTO customers (name, email, tier)
@@ -67,7 +68,14 @@ pub async fn seed(cfg: &Config, db: &PgPool) -> anyhow::Result<std::time::Durati
            JOIN products p ON p.id = (SELECT min(id) FROM products) + (o.id * 7 + k * 37) % {products};
          UPDATE orders o SET total = s.total
            FROM (SELECT order_id, sum(quantity * unit_price) AS total FROM order_items GROUP BY order_id) s
-           WHERE s.order_id = o.id;"
+           WHERE s.order_id = o.id;
+         -- A day's worth of Idempotency-Keys, as a running service holds: without any, the
+         -- planner's statistics say the table is empty and prepared statements keep a plan
+         -- that scans it (seen here: every create read all keys once it grew).
+         INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, response_body, expires_at)
+           SELECT u.id, 'seed-' || g, '\\x00'::bytea, 201, '{{}}'::jsonb, now() + interval '1 day'
+           FROM generate_series(1, {keys}) g
+           JOIN users u ON u.id = (SELECT min(id) FROM users WHERE role = 'customer') + g % {customers};"
     );
     let mut conn = db.acquire().await?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
