@@ -4,7 +4,8 @@ use axum::{
     Router,
     http::{HeaderName, Method, header},
 };
-use orderflow_shared::settings::Settings;
+use orderflow_shared::settings::{IpNet, Settings};
+use std::sync::Arc;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
@@ -12,7 +13,12 @@ use tower_http::{
     timeout::TimeoutLayer,
 };
 
-use crate::{error::ApiError, middleware::request_context, openapi, routes, state::AppState};
+use crate::{
+    error::ApiError,
+    middleware::{client_ip, request_context, security_headers},
+    openapi, routes,
+    state::AppState,
+};
 
 /// Largest request body accepted (413 above).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -20,7 +26,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Every route, the docs, and the layers that apply to all of them.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
-    let (api, spec) = openapi::api_router(&settings).split_for_parts();
+    let (api, spec) = openapi::api_router(&state).split_for_parts();
+    let trusted_proxies: Arc<[IpNet]> = settings.limits.trusted_proxies.clone().into();
 
     Router::new()
         .merge(api)
@@ -29,8 +36,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound("Not found".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
-        // Innermost first: the body limit and timeout sit inside the panic catcher, and the
-        // request context (id, logs, error contract) wraps everything.
+        // Innermost first: the body limit and timeout sit inside the panic catcher; CORS
+        // answers preflights; security headers go on every response, errors included; the
+        // client's address is resolved once for the rate limits (inside the routes) and the
+        // logs; the request context (id, logs, error contract) wraps everything.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -38,6 +47,11 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(request_context::panic_response))
         .layer(cors(&settings))
+        .layer(axum::middleware::from_fn(security_headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            trusted_proxies,
+            client_ip::client_ip,
+        ))
         .layer(axum::middleware::from_fn(request_context::request_context))
 }
 

@@ -43,6 +43,12 @@ pub enum ApiError {
     RateLimited { retry_after_seconds: Option<u64> },
     #[error("{0}")]
     Unavailable(String),
+    /// 503 with `Retry-After`: this instance is saturated (password hashing), not broken.
+    #[error("{detail}")]
+    Busy {
+        detail: &'static str,
+        retry_after_seconds: u64,
+    },
     /// Anything unexpected. The cause is logged, never sent.
     #[error("Internal server error")]
     Internal(#[source] anyhow::Error),
@@ -101,7 +107,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -118,7 +124,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Validation { .. } => "validation_error",
             Self::RateLimited { .. } => "rate_limited",
-            Self::Unavailable(_) => "service_unavailable",
+            Self::Unavailable(_) | Self::Busy { .. } => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -161,6 +167,16 @@ impl IntoResponse for ApiError {
             _ => tracing::debug!(status = status.as_u16(), detail = %self, "request refused"),
         }
         let code = self.code();
+        let retry_after = match &self {
+            Self::RateLimited {
+                retry_after_seconds,
+            } => *retry_after_seconds,
+            Self::Busy {
+                retry_after_seconds,
+                ..
+            } => Some(*retry_after_seconds),
+            _ => None,
+        };
         let (detail, errors) = match self {
             Self::Validation { detail, errors } => (detail, Some(errors)),
             other => (other.to_string(), None),
@@ -175,6 +191,9 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, seconds.max(1).into());
         }
         response.extensions_mut().insert(ErrorContract);
         response

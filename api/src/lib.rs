@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod jobs;
+pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

@@ -67,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
             let pool = db::connect(&settings)
                 .await
                 .context("connecting to PostgreSQL")?;
-            let passwords = Passwords::new(1)?;
+            let passwords = Passwords::new(1, 1, std::time::Duration::from_secs(60))?;
             let outcome = bootstrap::ensure_first_admin(&pool, &passwords, &settings).await?;
             println!("{outcome:?}");
             if outcome == bootstrap::Outcome::NotConfigured {

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use orderflow_shared::{domain::FieldError, settings::Settings};
+use orderflow_shared::domain::FieldError;
 use utoipa::{
     Modify, OpenApi,
     openapi::security::{
@@ -58,16 +58,24 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Every `/api/v1` route, with its OpenAPI entry.
-pub fn api_router(settings: &Settings) -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(routes::auth::router(rate_limit::layer(
-            settings.auth_rate_limit,
-        )))
+/// Every `/api/v1` route, with its OpenAPI entry and its rate limit: the credential routes
+/// per client IP, the rest per user (or per IP without a valid token).
+pub fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
+    let credentials = routes::auth::credentials_router().layer(
+        axum::middleware::from_fn_with_state(state.clone(), rate_limit::credentials),
+    );
+    let per_caller = OpenApiRouter::new()
+        .merge(routes::auth::session_router())
         .merge(routes::users::router())
         .merge(routes::customers::router())
         .merge(routes::products::router())
         .merge(routes::orders::router())
         .merge(routes::admin::router())
-        .layer(rate_limit::layer(settings.api_rate_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::per_caller,
+        ));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(credentials)
+        .merge(per_caller)
 }

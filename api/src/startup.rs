@@ -11,6 +11,7 @@ use crate::{
     auth::{jwt::JwtKeys, password::Passwords, user_cache},
     bootstrap,
     jobs::OutboxWaker,
+    limits::{Limiter, LoginGuard},
     state::AppState,
 };
 
@@ -25,7 +26,11 @@ pub struct Application {
 impl Application {
     /// Connects, migrates (unless `MIGRATE_ON_START=false`), creates the first admin and binds.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let passwords = Passwords::new(settings.password_hash_concurrency)?;
+        let passwords = Passwords::new(
+            settings.password_hash_concurrency,
+            settings.password_hash_queue,
+            settings.password_hash_wait,
+        )?;
         let pool = if settings.migrate_on_start {
             db::ensure_database(&settings)
                 .await
@@ -54,6 +59,13 @@ impl Application {
             users.clone(),
             stopped,
         ));
+        let limiter = Limiter::new(conn.clone(), &settings.jobs.namespace, &settings.limits);
+        let logins = Arc::new(LoginGuard::new(
+            conn.clone(),
+            &settings.jobs.namespace,
+            settings.lockout,
+            settings.limits.redis_timeout,
+        ));
         let state = AppState {
             db: pool,
             redis,
@@ -67,6 +79,8 @@ impl Application {
             outbox: OutboxWaker::start(conn, orderflow_shared::dispatch::wake_channel(&settings)),
             jwt: Arc::new(JwtKeys::new(&settings.jwt)),
             passwords,
+            limiter,
+            logins,
             settings: Arc::new(settings),
         };
         let router = app::router(state.clone());

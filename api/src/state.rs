@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::{
     auth::{jwt::JwtKeys, password::Passwords, user_cache::UserCache},
     jobs::OutboxWaker,
+    limits::{Limiter, LoginGuard},
 };
 
 #[derive(Clone, FromRef)]
@@ -23,5 +24,9 @@ pub struct AppState {
     pub outbox: OutboxWaker,
     pub jwt: Arc<JwtKeys>,
     pub passwords: Passwords,
+    /// Request quotas, shared by every instance through Redis.
+    pub limiter: Arc<Limiter>,
+    /// Per-account login lockout, shared the same way.
+    pub logins: Arc<LoginGuard>,
     pub settings: Arc<Settings>,
 }

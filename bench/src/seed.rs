@@ -33,7 +33,7 @@ pub async fn recreate_database(cfg: &Config) -> anyhow::Result<()> {
 /// Seeds the migrated database. Returns how long it took.
 pub async fn seed(cfg: &Config, db: &PgPool) -> anyhow::Result<std::time::Duration> {
     let started = std::time::Instant::now();
-    let hash = Passwords::new(1)?
+    let hash = Passwords::new(1, 1, std::time::Duration::from_secs(60))?
         .hash(SecretString::from(PASSWORD.to_string()))
         .await?;
     let (customers, products, orders) = (cfg.customers, cfg.products, cfg.orders);

@@ -1,8 +1,9 @@
 //! Typed settings read from the environment (and `.env` outside production).
 
 use anyhow::{Context, bail};
+pub use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
-use std::{env, str::FromStr, time::Duration};
+use std::{env, net::IpAddr, str::FromStr, time::Duration};
 
 /// The secret used when none is configured outside production; production refuses it.
 pub const DEV_JWT_SECRET: &str = "orderflow-development-secret-do-not-use-in-prod";
@@ -60,10 +61,39 @@ pub struct SmtpSettings {
 }
 
 /// A token bucket: `burst` requests at once, one more every `replenish`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     pub burst: u32,
     pub replenish: Duration,
+}
+
+/// Every request quota (`api/src/limits/`). Kept in Redis, so they hold across instances.
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    /// Per client IP on register, login, refresh and logout.
+    pub auth_per_ip: RateLimit,
+    /// Per client IP on `/api/v1` requests without a valid access token.
+    pub anonymous_per_ip: RateLimit,
+    /// Per authenticated user on POST, PATCH and DELETE.
+    pub user_writes: RateLimit,
+    /// Per authenticated user on GET (and HEAD, OPTIONS).
+    pub user_reads: RateLimit,
+    /// Longest a Redis check may take before this instance's own limiter decides instead.
+    pub redis_timeout: Duration,
+    /// Peers whose `X-Forwarded-For` is believed (load balancers, reverse proxies).
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// Per-account login lockout (`shared/src/domain/lockout.rs`).
+#[derive(Debug, Clone, Copy)]
+pub struct LockoutSettings {
+    /// Consecutive failures that lock an account (0 turns lockout off).
+    pub threshold: u32,
+    /// The first cool-down; each further failure after it doubles it.
+    pub base: Duration,
+    pub max: Duration,
+    /// Failures older than this (with none since) are forgotten.
+    pub window: Duration,
 }
 
 /// How jobs are queued, retried and timed (API and worker).
@@ -133,9 +163,13 @@ pub struct Settings {
     pub first_admin_password: Option<SecretString>,
     pub log_format: LogFormat,
     pub smtp: SmtpSettings,
-    pub auth_rate_limit: RateLimit,
-    pub api_rate_limit: RateLimit,
+    pub limits: LimitSettings,
+    pub lockout: LockoutSettings,
     pub password_hash_concurrency: usize,
+    /// Hashes allowed to wait for a hashing thread; beyond them callers wait up to
+    /// `password_hash_wait`, then get 503.
+    pub password_hash_queue: usize,
+    pub password_hash_wait: Duration,
     pub request_timeout: Duration,
     pub jobs: JobSettings,
     pub worker: WorkerSettings,
@@ -211,6 +245,24 @@ impl Settings {
             other => bail!("SMTP_TLS must be none, starttls or tls, not {other:?}"),
         };
         let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        let password_hash_concurrency = num("PASSWORD_HASH_CONCURRENCY", cpus as u64)?.max(1) as usize;
+        let limit = |name: &str, burst: u64, replenish_ms: u64| -> anyhow::Result<RateLimit> {
+            Ok(RateLimit {
+                burst: num(&format!("{name}_BURST"), burst)?.clamp(1, u64::from(u32::MAX)) as u32,
+                replenish: Duration::from_millis(num(&format!("{name}_REPLENISH_MS"), replenish_ms)?.max(1)),
+            })
+        };
+        let cors_origins: Vec<String> = get("CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if app_env == AppEnv::Production {
+            check_production_origins(&cors_origins)?;
+        }
 
         Ok(Self {
             app_env,
@@ -242,14 +294,7 @@ impl Settings {
                     14 * 24 * 3600,
                 )?),
             },
-            cors_origins: get("CORS_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|o| o.trim().to_string())
-                        .filter(|o| !o.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            cors_origins,
             first_admin_email: get("FIRST_ADMIN_EMAIL"),
             first_admin_password: get("FIRST_ADMIN_PASSWORD").map(Into::into),
             log_format,
@@ -263,16 +308,29 @@ impl Settings {
                 from: parse("SMTP_FROM", "OrderFlow <orders@orderflow.localhost>")?,
                 timeout: Duration::from_secs(num("SMTP_TIMEOUT_SECONDS", 10)?),
             },
-            auth_rate_limit: RateLimit {
-                burst: num("AUTH_RATE_LIMIT_BURST", 10)? as u32,
-                replenish: Duration::from_millis(num("AUTH_RATE_LIMIT_REPLENISH_MS", 1000)?),
+            limits: LimitSettings {
+                auth_per_ip: limit("AUTH_RATE_LIMIT", 10, 1000)?,
+                anonymous_per_ip: limit("API_RATE_LIMIT", 200, 10)?,
+                user_writes: limit("USER_WRITE_RATE_LIMIT", 60, 200)?,
+                user_reads: limit("USER_READ_RATE_LIMIT", 600, 10)?,
+                redis_timeout: Duration::from_millis(num("RATE_LIMIT_TIMEOUT_MS", 50)?.max(1)),
+                trusted_proxies: get("TRUSTED_PROXIES")
+                    .map(|list| parse_networks(&list))
+                    .transpose()?
+                    .unwrap_or_default(),
             },
-            api_rate_limit: RateLimit {
-                burst: num("API_RATE_LIMIT_BURST", 200)? as u32,
-                replenish: Duration::from_millis(num("API_RATE_LIMIT_REPLENISH_MS", 10)?),
+            lockout: LockoutSettings {
+                threshold: num("LOGIN_LOCKOUT_THRESHOLD", 10)? as u32,
+                base: Duration::from_secs(num("LOGIN_LOCKOUT_SECONDS", 60)?.max(1)),
+                max: Duration::from_secs(num("LOGIN_LOCKOUT_MAX_SECONDS", 3600)?.max(1)),
+                window: Duration::from_secs(num("LOGIN_FAILURE_WINDOW_SECONDS", 24 * 3600)?.max(1)),
             },
-            password_hash_concurrency: num("PASSWORD_HASH_CONCURRENCY", cpus as u64)?.max(1)
-                as usize,
+            password_hash_concurrency,
+            password_hash_queue: num(
+                "PASSWORD_HASH_QUEUE",
+                8 * password_hash_concurrency as u64,
+            )? as usize,
+            password_hash_wait: Duration::from_millis(num("PASSWORD_HASH_WAIT_MS", 500)?),
             request_timeout: Duration::from_secs(num("REQUEST_TIMEOUT_SECONDS", 30)?),
             jobs: JobSettings {
                 namespace: parse("JOBS_NAMESPACE", "orderflow")?,
@@ -330,6 +388,38 @@ fn check_production_secret(secret: &str) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Production allows CORS only for exact `https://` origins (and `http://localhost` /
+/// `http://127.0.0.1` for local tools): a `*` or a plain-HTTP origin would let any page, or
+/// anyone on the path to it, use a logged-in browser's tokens.
+fn check_production_origins(origins: &[String]) -> anyhow::Result<()> {
+    for origin in origins {
+        let local = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
+            .iter()
+            .any(|l| origin == l || origin.strip_prefix(l).is_some_and(|rest| rest.starts_with(':')));
+        if origin.contains('*') {
+            bail!("CORS_ORIGINS may not contain wildcards in production ({origin:?})");
+        }
+        if !(origin.starts_with("https://") || local) {
+            bail!("CORS_ORIGINS must be https:// origins in production, got {origin:?}");
+        }
+    }
+    Ok(())
+}
+
+/// Parses `10.0.0.0/8, 192.168.1.7, fd00::/8`: networks, or single addresses.
+fn parse_networks(list: &str) -> anyhow::Result<Vec<IpNet>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .with_context(|| format!("TRUSTED_PROXIES: {entry:?} is not an IP address or CIDR"))
+        })
+        .collect()
 }
 
 /// Parses `kid1:secret1,kid2:secret2`.
@@ -412,6 +502,62 @@ mod tests {
                 .contains("at least 32")
         );
         assert!(prod(Some(&"k".repeat(32))).is_ok());
+    }
+
+    #[test]
+    fn production_refuses_wildcard_and_plain_http_origins() {
+        let secret = "k".repeat(32);
+        let prod = |origins: &str| {
+            settings(&[
+                ("APP_ENV", "production"),
+                ("JWT_SECRET", &secret),
+                ("CORS_ORIGINS", origins),
+            ])
+            .map(|s| s.cors_origins)
+            .map_err(|e| e.to_string())
+        };
+        let cases: &[(&str, bool)] = &[
+            ("https://shop.example.com", true),
+            ("https://shop.example.com/", true),
+            ("http://localhost:3000", true),
+            ("http://127.0.0.1:5173", true),
+            ("http://localhost", true),
+            ("*", false),
+            ("https://*.example.com", false),
+            ("http://shop.example.com", false),
+            ("http://localhost.evil.com", false),
+            ("https://a.example, http://b.example", false),
+        ];
+        for (origins, ok) in cases {
+            assert_eq!(prod(origins).is_ok(), *ok, "{origins}: {:?}", prod(origins));
+        }
+        assert_eq!(
+            prod("https://shop.example.com/").unwrap(),
+            ["https://shop.example.com"]
+        );
+        // Outside production anything goes (a dev server on http://).
+        assert!(settings(&[("CORS_ORIGINS", "*")]).is_ok());
+    }
+
+    #[test]
+    fn trusted_proxies_and_limits_are_parsed() {
+        let s = settings(&[
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7,fd00::/8"),
+            ("USER_WRITE_RATE_LIMIT_BURST", "5"),
+            ("USER_WRITE_RATE_LIMIT_REPLENISH_MS", "0"),
+        ])
+        .unwrap();
+        let nets: Vec<String> = s
+            .limits
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8"]);
+        assert_eq!(s.limits.user_writes.burst, 5);
+        assert_eq!(s.limits.user_writes.replenish, Duration::from_millis(1));
+        assert!(settings(&[("TRUSTED_PROXIES", "10.0.0.0/33")]).is_err());
+        assert!(settings(&[("TRUSTED_PROXIES", "proxy.internal")]).is_err());
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! expires). The row comes from this instance's user cache, which PostgreSQL's change
 //! notifications keep exact (`user_cache.rs`); a miss reads it in one statement.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderMap, header, request::Parts},
+};
 use orderflow_shared::{db, domain::Role};
 
 use super::user_cache::AuthUser;
@@ -58,6 +61,16 @@ impl CurrentUser {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header, if the request has one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 fn unauthorized() -> ApiError {
     ApiError::Unauthorized("Could not validate credentials".into())
 }
@@ -66,19 +79,10 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthorized("Not authenticated".into()))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                let (scheme, token) = h.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or_else(unauthorized)?;
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Err(ApiError::Unauthorized("Not authenticated".into()));
+        }
+        let token = bearer_token(&parts.headers).ok_or_else(unauthorized)?;
         let user_id = state.jwt.user_id(token).map_err(|err| {
             tracing::info!(reason = %err, "access token refused");
             unauthorized()
@@ -106,5 +110,24 @@ impl FromRequestParts<AppState> for CurrentUser {
             role: user.role,
             customer_id: user.customer_id,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bearer_tokens_are_read() {
+        let headers = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, v.parse().unwrap());
+            h
+        };
+        assert_eq!(bearer_token(&headers("Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(&headers("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer_token(&headers("Basic abc")), None);
+        assert_eq!(bearer_token(&headers("Bearer ")), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
     }
 }

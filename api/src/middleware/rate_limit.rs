@@ -1,62 +1,111 @@
-//! Per-client-IP token buckets (governor), answering 429 in the error contract.
+//! Applies the quotas of `limits::quota` to requests, and reports them in the
+//! `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy` fields
+//! of draft-ietf-httpapi-ratelimit-headers-06 (the last draft with separate fields, the
+//! form most clients understand) on every limited response; a refused request gets 429 in
+//! the error shape with `Retry-After`.
+//!
+//! - `credentials`: register, login, refresh, logout — per client IP.
+//! - `per_caller`: every other `/api/v1` route — per user when the request carries a valid
+//!   access token (writes and reads have separate quotas), per client IP when it does not.
 
-use axum::{body::Body, http::header, response::IntoResponse};
-use governor::middleware::NoOpMiddleware;
-use orderflow_shared::settings::RateLimit;
-use std::{sync::Arc, time::Duration};
-use tower_governor::{
-    GovernorError, GovernorLayer,
-    governor::{GovernorConfig, GovernorConfigBuilder},
-    key_extractor::PeerIpKeyExtractor,
+use axum::{
+    extract::{Request, State},
+    http::{HeaderMap, HeaderName, HeaderValue, Method},
+    middleware::Next,
+    response::{IntoResponse, Response},
 };
 
-use crate::error::ApiError;
+use crate::{
+    auth::current_user::bearer_token,
+    error::ApiError,
+    limits::{Class, Decision},
+    middleware::client_ip::ClientIp,
+    state::AppState,
+};
 
-pub type Layer = GovernorLayer<PeerIpKeyExtractor, NoOpMiddleware, Body>;
+static LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+static REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+static RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+static POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
-/// Builds a layer keyed by the peer IP (the server must be served with connect info).
-/// Behind a reverse proxy, switch the key extractor to one that trusts the proxy's header.
-pub fn layer(limit: RateLimit) -> Layer {
-    let config: Arc<GovernorConfig<PeerIpKeyExtractor, NoOpMiddleware>> = Arc::new(
-        GovernorConfigBuilder::default()
-            .period(limit.replenish.max(Duration::from_millis(1)))
-            .burst_size(limit.burst.max(1))
-            .finish()
-            .expect("burst and period are non-zero"),
-    );
-    spawn_forgetting(config.clone());
-    GovernorLayer::new(config).error_handler(|err| match err {
-        GovernorError::TooManyRequests { wait_time, .. } => {
-            let mut response = ApiError::RateLimited {
-                retry_after_seconds: Some(wait_time),
-            }
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, wait_time.max(1).into());
-            response
-        }
-        GovernorError::UnableToExtractKey => {
-            ApiError::internal(anyhow::anyhow!("rate limiter found no peer address"))
-                .into_response()
-        }
-        GovernorError::Other { code, .. } => ApiError::from_status(code).into_response(),
-    })
+fn client_key(req: &Request) -> String {
+    req.extensions()
+        .get::<ClientIp>()
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.quota_key())
 }
 
-/// Drops the buckets of clients not seen lately, so memory does not grow with every IP.
-fn spawn_forgetting(config: Arc<GovernorConfig<PeerIpKeyExtractor, NoOpMiddleware>>) {
-    if let Ok(handle) = tokio::runtime::Handle::try_current() {
-        let limiter = Arc::downgrade(config.limiter());
-        handle.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                let Some(limiter) = limiter.upgrade() else {
-                    break;
-                };
-                limiter.retain_recent();
-            }
-        });
+/// Register, login, refresh and logout: per client IP.
+pub async fn credentials(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let subject = client_key(&req);
+    limited(&state, Class::Auth, &subject, req, next).await
+}
+
+/// Other `/api/v1` routes: per user with a valid token, else per client IP.
+pub async fn per_caller(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let user = bearer_token(req.headers()).and_then(|token| state.jwt.user_id(token).ok());
+    let (class, subject) = match user {
+        Some(id) if is_read(req.method()) => (Class::UserRead, id.to_string()),
+        Some(id) => (Class::UserWrite, id.to_string()),
+        None => (Class::Anonymous, client_key(&req)),
+    };
+    limited(&state, class, &subject, req, next).await
+}
+
+async fn limited(
+    state: &AppState,
+    class: Class,
+    subject: &str,
+    req: Request,
+    next: Next,
+) -> Response {
+    let decision = state.limiter.check(class, subject).await;
+    let mut response = if decision.allowed {
+        next.run(req).await
+    } else {
+        tracing::info!(limiter = class.as_str(), "rate limited");
+        ApiError::RateLimited {
+            retry_after_seconds: Some(whole_seconds(decision.retry_after).max(1)),
+        }
+        .into_response()
+    };
+    report(response.headers_mut(), &decision);
+    response
+}
+
+fn report(headers: &mut HeaderMap, decision: &Decision) {
+    let window = whole_seconds(
+        decision
+            .quota
+            .replenish
+            .saturating_mul(decision.quota.burst),
+    )
+    .max(1);
+    headers.insert(LIMIT.clone(), decision.quota.burst.into());
+    headers.insert(REMAINING.clone(), decision.remaining.into());
+    headers.insert(RESET.clone(), whole_seconds(decision.reset).into());
+    if let Ok(policy) = HeaderValue::from_str(&format!("{};w={window}", decision.quota.burst)) {
+        headers.insert(POLICY.clone(), policy);
+    }
+}
+
+/// Rounded up: a client that waits this long is never early.
+fn whole_seconds(d: std::time::Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+fn is_read(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn waits_are_rounded_up_to_whole_seconds() {
+        for (ms, s) in [(0, 0), (1, 1), (999, 1), (1000, 1), (1001, 2), (59_500, 60)] {
+            assert_eq!(whole_seconds(Duration::from_millis(ms)), s, "{ms} ms");
+        }
     }
 }

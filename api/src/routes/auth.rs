@@ -7,6 +7,7 @@ use axum::{
     response::IntoResponse,
 };
 use chrono::Utc;
+use metrics::counter;
 use orderflow_shared::{
     db,
     domain::{Email, Tier, Validator, password, text},
@@ -21,19 +22,22 @@ use crate::{
     auth::{CurrentUser, refresh},
     error::{ApiError, ErrorBody, Result},
     extract::{AppForm, AppJson},
-    middleware::rate_limit,
     routes::users::UserResponse,
     state::AppState,
 };
 
-pub fn router(credentials_limit: rate_limit::Layer) -> OpenApiRouter<AppState> {
+/// The routes that take credentials (limited per client IP).
+pub fn credentials_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(login))
         .routes(routes!(refresh_tokens))
         .routes(routes!(logout))
-        .layer(credentials_limit)
-        .routes(routes!(me))
+}
+
+/// The authenticated session (limited per user).
+pub fn session_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(me))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -89,6 +93,7 @@ pub struct TokenResponse {
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid email, password or name", body = ErrorBody),
         (status = 429, description = "Too many attempts", body = ErrorBody),
+        (status = 503, description = "Too many sign-ins in progress (see Retry-After)", body = ErrorBody),
     ))]
 async fn register(
     State(state): State<AppState>,
@@ -145,6 +150,9 @@ fn bad_credentials() -> ApiError {
 }
 
 /// OAuth2 password grant. Unknown email and wrong password answer alike, in similar time.
+/// After `LOGIN_LOCKOUT_THRESHOLD` consecutive failures for one email (from any address,
+/// whether or not an account has it), its logins are refused with 429 for a cool-down that
+/// doubles with each further failure; a success, or an admin's unlock, resets it.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
     responses(
@@ -152,7 +160,8 @@ fn bad_credentials() -> ApiError {
         (status = 401, description = "Incorrect email or password", body = ErrorBody),
         (status = 415, description = "Not a form", body = ErrorBody),
         (status = 422, description = "Missing field", body = ErrorBody),
-        (status = 429, description = "Too many attempts", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this client, or for this account", body = ErrorBody),
+        (status = 503, description = "Too many sign-ins in progress (see Retry-After)", body = ErrorBody),
     ))]
 async fn login(
     State(state): State<AppState>,
@@ -163,6 +172,9 @@ async fn login(
             "grant_type",
             "only \"password\" is supported",
         ));
+    }
+    if let Some(wait) = state.logins.locked_for(&form.username).await {
+        return Err(account_locked(wait));
     }
     let user = match Email::parse(&form.username) {
         Ok(email) => db::users::find_by_email(&state.db, email.as_str()).await?,
@@ -175,15 +187,35 @@ async fn login(
             user.as_ref().map(|u| u.password_hash.clone()),
         )
         .await?;
-    let user = user.filter(|_| verified).ok_or_else(bad_credentials)?;
+    let Some(user) = user.filter(|_| verified) else {
+        if let Some(cooldown) = state.logins.failed(&form.username).await {
+            tracing::warn!(
+                cooldown_seconds = cooldown.as_secs(),
+                "login locked after repeated failures"
+            );
+        }
+        counter!("orderflow_logins_total", "outcome" => "failure").increment(1);
+        return Err(bad_credentials());
+    };
+    state.logins.succeeded(&form.username).await;
     if !user.is_active {
+        counter!("orderflow_logins_total", "outcome" => "inactive").increment(1);
         return Err(ApiError::Unauthorized("Account is disabled".into()));
     }
     let mut tx = state.db.begin().await?;
     let tokens = issue_pair(&state, &mut tx, &user, Uuid::new_v4()).await?;
     tx.commit().await?;
+    counter!("orderflow_logins_total", "outcome" => "success").increment(1);
     tracing::info!(user_id = user.id, "logged in");
     Ok(Json(tokens))
+}
+
+/// The same answer whether or not the account exists.
+fn account_locked(wait: std::time::Duration) -> ApiError {
+    counter!("orderflow_logins_total", "outcome" => "locked").increment(1);
+    ApiError::RateLimited {
+        retry_after_seconds: Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
+    }
 }
 
 /// Signs an access token and stores a new refresh token in `family`.

@@ -1,6 +1,6 @@
 //! `/api/v1/users` (admin only): list users, change roles and activation.
 
-use axum::{Json, extract::State};
+use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use orderflow_shared::{
     db,
@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users))
         .routes(routes!(get_user, update_user))
+        .routes(routes!(unlock_user))
 }
 
 /// A user as clients see it: never the password hash.
@@ -181,4 +182,48 @@ async fn update_user(
     state.users.forget(id);
     tracing::info!(target_user = id, role = %after.role, is_active = after.is_active, "user updated");
     Ok(Json(after))
+}
+
+/// Lifts the user's login lockout and forgets its failed logins (admin; audited as
+/// `user.login_unlocked`). Answers 204 whether or not the account was locked.
+#[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "users",
+    params(("id" = i64, Path, description = "User id")),
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 204, description = "Logins allowed again"),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 503, description = "Redis unreachable: nothing changed", body = ErrorBody),
+    ))]
+async fn unlock_user(
+    State(state): State<AppState>,
+    actor: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<StatusCode> {
+    actor.require_admin()?;
+    let mut tx = state.db.begin().await?;
+    let user = db::users::get(&mut *tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User"))?;
+    let user = UserResponse::from(user);
+    audit::record(
+        &mut tx,
+        &actor,
+        "user.login_unlocked",
+        ("user", id),
+        None,
+        Some(&user),
+    )
+    .await?;
+    // Lifted in Redis before the audit row commits: an unlock that did not happen is never
+    // recorded as done.
+    if !state.logins.unlock(&user.email).await {
+        return Err(ApiError::Unavailable(
+            "Could not reach the lockout store, try again".into(),
+        ));
+    }
+    tx.commit().await?;
+    tracing::info!(target_user = id, "login lockout lifted");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -26,6 +26,8 @@ pub fn test_settings(db_name: &str, overrides: &[(&str, &str)]) -> Settings {
         ("FIRST_ADMIN_PASSWORD", ADMIN_PASSWORD.to_string()),
         ("AUTH_RATE_LIMIT_BURST", "1000".to_string()),
         ("API_RATE_LIMIT_BURST", "10000".to_string()),
+        ("USER_WRITE_RATE_LIMIT_BURST", "10000".to_string()),
+        ("USER_READ_RATE_LIMIT_BURST", "10000".to_string()),
         ("PASSWORD_HASH_CONCURRENCY", "2".to_string()),
         // Redis keys (the read cache, job queues) of this test only: the databases of
         // different tests hand out the same ids.

@@ -2,6 +2,7 @@
 
 pub mod email;
 pub mod idempotency;
+pub mod lockout;
 pub mod money;
 pub mod order;
 pub mod paging;

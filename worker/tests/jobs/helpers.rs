@@ -53,6 +53,8 @@ impl Stack {
             ("FIRST_ADMIN_EMAIL", ADMIN_EMAIL.into()),
             ("FIRST_ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
             ("AUTH_RATE_LIMIT_BURST", "1000".into()),
+            ("USER_WRITE_RATE_LIMIT_BURST", "100000".into()),
+            ("USER_READ_RATE_LIMIT_BURST", "100000".into()),
             ("SMTP_HOST", "127.0.0.1".into()),
             ("SMTP_PORT", smtp.port().to_string()),
             ("SMTP_TIMEOUT_SECONDS", "5".into()),
