@@ -47,7 +47,9 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(request_context::panic_response))
         .layer(cors(&settings))
-        .layer(axum::middleware::from_fn(security_headers::security_headers))
+        .layer(axum::middleware::from_fn(
+            security_headers::security_headers,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             trusted_proxies,
             client_ip::client_ip,
@@ -73,7 +75,12 @@ fn cors(settings: &Settings) -> CorsLayer {
         ])
         .expose_headers([
             header::LOCATION,
+            header::RETRY_AFTER,
             HeaderName::from_static("x-request-id"),
             HeaderName::from_static("idempotent-replayed"),
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+            HeaderName::from_static("ratelimit-policy"),
         ])
 }

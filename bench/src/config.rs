@@ -34,7 +34,7 @@ pub struct Config {
 }
 
 const USAGE: &str = "usage: orderflow-bench [--quick] [--duration SECONDS] [--warmup SECONDS] \
-                     [--only health,read,read-cached,list,create,login,worker] [--out DIR] \
+                     [--only health,read,read-cached,list,create,login,limits,worker] [--out DIR] \
                      [--bin-dir DIR]";
 
 impl Config {

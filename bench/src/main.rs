@@ -76,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
         drains: Vec::new(),
         latency: None,
         cache_hit_ratio: None,
+        limits: None,
     };
     let ctx = scenarios::Context {
         cfg: &cfg,

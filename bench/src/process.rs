@@ -53,7 +53,18 @@ impl Env {
             ("SMTP_HOST", "127.0.0.1".into()),
             ("SMTP_PORT", smtp_port.to_string()),
         ];
-        Self(vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        let mut env: BTreeMap<String, String> =
+            vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        // `BENCH_ENV="WORKER_CONCURRENCY=32 PASSWORD_HASH_CONCURRENCY=1"`: settings to try.
+        for pair in std::env::var("BENCH_ENV")
+            .unwrap_or_default()
+            .split_whitespace()
+        {
+            if let Some((k, v)) = pair.split_once('=') {
+                env.insert(k.to_string(), v.to_string());
+            }
+        }
+        Self(env)
     }
 
     pub fn with(&self, extra: &[(&str, String)]) -> Self {

@@ -47,6 +47,19 @@ pub struct Summary {
     pub latency: Option<LatencyResult>,
     /// Cache hits / (hits + misses) during the warm read run, from the API's metrics.
     pub cache_hit_ratio: Option<f64>,
+    pub limits: Option<LimitsResult>,
+}
+
+/// Reads beside a login burst, and the rate limiter's cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitsResult {
+    pub read_alone: Load,
+    pub read_during_logins: Load,
+    /// The burst itself; its non-2xx are the 503s of saturated password hashing.
+    pub logins: Load,
+    /// The cache-off read run (rate limiter on, 64 connections), if it ran.
+    pub read_limited_rps: Option<f64>,
+    pub read_unlimited: Load,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,6 +138,33 @@ impl Summary {
                 t,
                 "\nCache hit ratio during the warm read run: {:.1}%.",
                 100.0 * ratio
+            );
+        }
+        if let Some(l) = &self.limits {
+            let _ = writeln!(
+                t,
+                "\n| limits | figure |\n|---|---|\n\
+                 | GET /orders/{{id}}, 16 connections alone | {:.0} rps, p50 {:.2} ms, p99 {:.2} ms |\n\
+                 | the same during 200 concurrent logins | {:.0} rps, p50 {:.2} ms, p99 {:.2} ms ({:.1}× the p99 alone) |\n\
+                 | the logins | {:.0} rps answered: {} × 200 and {} × 503 (saturated hashing), p99 {:.0} ms |\n\
+                 | GET /orders/{{id}} (cache off, 64 connections): rate limiter on / off | {} / {:.0} rps ({}) |",
+                l.read_alone.rps,
+                l.read_alone.p50_ms,
+                l.read_alone.p99_ms,
+                l.read_during_logins.rps,
+                l.read_during_logins.p50_ms,
+                l.read_during_logins.p99_ms,
+                l.read_during_logins.p99_ms / l.read_alone.p99_ms,
+                l.logins.rps,
+                l.logins.requests - l.logins.non_2xx,
+                l.logins.non_2xx,
+                l.logins.p99_ms,
+                l.read_limited_rps.map_or("–".into(), |r| format!("{r:.0}")),
+                l.read_unlimited.rps,
+                l.read_limited_rps.map_or("–".into(), |r| format!(
+                    "{:.0}% of the unlimited rate",
+                    100.0 * r / l.read_unlimited.rps
+                )),
             );
         }
         let _ = writeln!(t, "\n| worker | figure |\n|---|---|");

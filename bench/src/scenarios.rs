@@ -10,7 +10,7 @@ use crate::{
     exact, jobs,
     pgbench::{self, Limit, Script},
     process::{Env, Process},
-    report::{ApiRow, Summary},
+    report::{ApiRow, LimitsResult, Summary},
     seed::{self, Tokens},
     wrk,
 };
@@ -179,6 +179,9 @@ pub async fn api(ctx: &Context<'_>, summary: &mut Summary) -> anyhow::Result<()>
             .await?;
         summary.api.push(row);
     }
+    if cfg.runs("limits") {
+        summary.limits = Some(limits(ctx, &api, summary).await?);
+    }
     api.stop().await?;
 
     if cfg.runs("read-cached") {
@@ -197,6 +200,60 @@ pub async fn api(ctx: &Context<'_>, summary: &mut Summary) -> anyhow::Result<()>
         api.stop().await?;
     }
     Ok(())
+}
+
+/// Connections reading during the login burst (other clients, as it were).
+const READERS: u32 = 16;
+/// Clients logging in at once.
+const LOGINS: u32 = 200;
+
+/// What abuse resistance costs and protects: reads by 16 clients alone and then while 200
+/// clients log in at once (argon2 saturated), and reads with the rate limiter switched off
+/// (`RATE_LIMIT_ENABLED=false`) against the same read with it on.
+async fn limits(
+    ctx: &Context<'_>,
+    api: &Process,
+    summary: &Summary,
+) -> anyhow::Result<LimitsResult> {
+    let cfg = ctx.cfg;
+    let env = ctx.wrk_env();
+    let url = api.url();
+    eprintln!("[bench] limits: {READERS} readers alone");
+    ctx.checkpoint().await?;
+    wrk::run_with(cfg, "read", &url, cfg.warmup, &env, READERS).await?;
+    let read_alone = wrk::run_with(cfg, "read", &url, cfg.duration, &env, READERS).await?;
+    eprintln!("[bench] limits: {READERS} readers during {LOGINS} concurrent logins");
+    ctx.checkpoint().await?;
+    let (read_during, logins) = tokio::join!(
+        wrk::run_with(cfg, "read", &url, cfg.duration, &env, READERS),
+        wrk::run_with(cfg, "login", &url, cfg.duration, &env, LOGINS),
+    );
+    eprintln!("[bench] limits: reads with the rate limiter off");
+    let unlimited_env = ctx.env.with(&[
+        ("CACHE_TTL_SECONDS", "0".into()),
+        ("RATE_LIMIT_ENABLED", "false".into()),
+    ]);
+    let unlimited = Process::api(cfg, &unlimited_env, "api-limits-off").await?;
+    let row = ctx
+        .measure(
+            &unlimited,
+            "GET /orders/{id} (cache off, no rate limiter)",
+            "read",
+        )
+        .await?;
+    unlimited.stop().await?;
+    let limited_rps = summary
+        .api
+        .iter()
+        .find(|r| r.scenario == "GET /orders/{id} (cache off)")
+        .map(|r| r.load.rps);
+    Ok(LimitsResult {
+        read_alone,
+        read_during_logins: read_during?,
+        logins: logins?,
+        read_limited_rps: limited_rps,
+        read_unlimited: row.load,
+    })
 }
 
 /// Hits / (hits + misses) from the API's `/metrics`, if it exports them.

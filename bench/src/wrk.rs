@@ -53,13 +53,25 @@ pub async fn run(
     duration: Duration,
     env: &[(&str, String)],
 ) -> anyhow::Result<Load> {
+    run_with(cfg, script, base_url, duration, env, cfg.connections).await
+}
+
+/// `run` with its own connection count.
+pub async fn run_with(
+    cfg: &Config,
+    script: &str,
+    base_url: &str,
+    duration: Duration,
+    env: &[(&str, String)],
+    connections: u32,
+) -> anyhow::Result<Load> {
     // Through bash, whose `times` reports the CPU wrk used.
     let output = Command::new("bash")
         .arg("-c")
         .arg("wrk \"$@\" && times")
         .arg("wrk")
         .arg(format!("-t{}", cfg.threads))
-        .arg(format!("-c{}", cfg.connections))
+        .arg(format!("-c{connections}"))
         .arg(format!("-d{}s", duration.as_secs().max(1)))
         .arg("--timeout")
         .arg("10s")

@@ -70,6 +70,8 @@ pub struct RateLimit {
 /// Every request quota (`api/src/limits/`). Kept in Redis, so they hold across instances.
 #[derive(Debug, Clone)]
 pub struct LimitSettings {
+    /// False leaves limiting to something in front of the API (`RATE_LIMIT_ENABLED`).
+    pub enabled: bool,
     /// Per client IP on register, login, refresh and logout.
     pub auth_per_ip: RateLimit,
     /// Per client IP on `/api/v1` requests without a valid access token.
@@ -245,11 +247,16 @@ impl Settings {
             other => bail!("SMTP_TLS must be none, starttls or tls, not {other:?}"),
         };
         let cpus = std::thread::available_parallelism().map_or(2, usize::from);
-        let password_hash_concurrency = num("PASSWORD_HASH_CONCURRENCY", cpus as u64)?.max(1) as usize;
+        // Half the cores by default: a burst of logins may not take the CPU from every other
+        // request (docs/benchmarks.md, "Limits").
+        let password_hash_concurrency =
+            num("PASSWORD_HASH_CONCURRENCY", (cpus as u64 / 2).max(1))?.max(1) as usize;
         let limit = |name: &str, burst: u64, replenish_ms: u64| -> anyhow::Result<RateLimit> {
             Ok(RateLimit {
                 burst: num(&format!("{name}_BURST"), burst)?.clamp(1, u64::from(u32::MAX)) as u32,
-                replenish: Duration::from_millis(num(&format!("{name}_REPLENISH_MS"), replenish_ms)?.max(1)),
+                replenish: Duration::from_millis(
+                    num(&format!("{name}_REPLENISH_MS"), replenish_ms)?.max(1),
+                ),
             })
         };
         let cors_origins: Vec<String> = get("CORS_ORIGINS")
@@ -309,6 +316,7 @@ impl Settings {
                 timeout: Duration::from_secs(num("SMTP_TIMEOUT_SECONDS", 10)?),
             },
             limits: LimitSettings {
+                enabled: flag("RATE_LIMIT_ENABLED", true)?,
                 auth_per_ip: limit("AUTH_RATE_LIMIT", 10, 1000)?,
                 anonymous_per_ip: limit("API_RATE_LIMIT", 200, 10)?,
                 user_writes: limit("USER_WRITE_RATE_LIMIT", 60, 200)?,
@@ -326,10 +334,8 @@ impl Settings {
                 window: Duration::from_secs(num("LOGIN_FAILURE_WINDOW_SECONDS", 24 * 3600)?.max(1)),
             },
             password_hash_concurrency,
-            password_hash_queue: num(
-                "PASSWORD_HASH_QUEUE",
-                8 * password_hash_concurrency as u64,
-            )? as usize,
+            password_hash_queue: num("PASSWORD_HASH_QUEUE", 8 * password_hash_concurrency as u64)?
+                as usize,
             password_hash_wait: Duration::from_millis(num("PASSWORD_HASH_WAIT_MS", 500)?),
             request_timeout: Duration::from_secs(num("REQUEST_TIMEOUT_SECONDS", 30)?),
             jobs: JobSettings {
@@ -397,7 +403,12 @@ fn check_production_origins(origins: &[String]) -> anyhow::Result<()> {
     for origin in origins {
         let local = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
             .iter()
-            .any(|l| origin == l || origin.strip_prefix(l).is_some_and(|rest| rest.starts_with(':')));
+            .any(|l| {
+                origin == l
+                    || origin
+                        .strip_prefix(l)
+                        .is_some_and(|rest| rest.starts_with(':'))
+            });
         if origin.contains('*') {
             bail!("CORS_ORIGINS may not contain wildcards in production ({origin:?})");
         }

@@ -10,8 +10,8 @@
 //! `HashError::Busy` (a 503 with `Retry-After`) instead of joining an ever longer queue.
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
-use secrecy::{ExposeSecret, SecretString};
 use metrics::counter;
+use secrecy::{ExposeSecret, SecretString};
 use std::{
     sync::{Arc, Mutex, mpsc},
     time::Duration,
@@ -203,7 +203,10 @@ mod saturation {
     #[tokio::test]
     async fn a_caller_finding_every_slot_taken_is_refused_after_the_wait() {
         let passwords = Passwords::new(1, 2, Duration::from_millis(50)).unwrap();
-        let hash = passwords.hash("pw-123456".to_string().into()).await.unwrap();
+        let hash = passwords
+            .hash("pw-123456".to_string().into())
+            .await
+            .unwrap();
         // Three hashes running or queued (one thread + two waiting) fill every slot.
         let held = passwords.slots.clone().acquire_many_owned(3).await.unwrap();
         let refused = passwords

@@ -70,7 +70,10 @@ impl LoginGuard {
         let remote = self
             .link
             .run(|mut conn| async move {
-                redis::cmd("PTTL").arg(&lock).query_async::<i64>(&mut conn).await
+                redis::cmd("PTTL")
+                    .arg(&lock)
+                    .query_async::<i64>(&mut conn)
+                    .await
             })
             .await;
         match remote {

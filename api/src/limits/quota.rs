@@ -63,14 +63,11 @@ pub struct Decision {
     pub retry_after: Duration,
 }
 
-type Local = RateLimiter<
-    String,
-    DefaultKeyedStateStore<String>,
-    DefaultClock,
-    StateInformationMiddleware,
->;
+type Local =
+    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
 pub struct Limiter {
+    enabled: bool,
     link: RedisLink,
     script: redis::Script,
     prefix: String,
@@ -89,6 +86,7 @@ impl Limiter {
             Class::UserRead => settings.user_reads,
         });
         let limiter = Arc::new(Self {
+            enabled: settings.enabled,
             link: RedisLink::new(conn, settings.redis_timeout, "rate_limit"),
             script: redis::Script::new(include_str!("gcra.lua")),
             prefix: format!("{namespace}:ratelimit"),
@@ -97,6 +95,11 @@ impl Limiter {
         });
         tokio::spawn(forget_idle_clients(Arc::downgrade(&limiter)));
         limiter
+    }
+
+    /// False when `RATE_LIMIT_ENABLED=false`: requests pass unchecked.
+    pub fn enabled(&self) -> bool {
+        self.enabled
     }
 
     pub fn quota(&self, class: Class) -> RateLimit {
@@ -145,7 +148,9 @@ impl Limiter {
                     allowed: true,
                     quota,
                     remaining,
-                    reset: quota.replenish.saturating_mul(quota.burst - remaining.min(quota.burst)),
+                    reset: quota
+                        .replenish
+                        .saturating_mul(quota.burst - remaining.min(quota.burst)),
                     retry_after: Duration::ZERO,
                 }
             }
@@ -155,7 +160,10 @@ impl Limiter {
                     allowed: false,
                     quota,
                     remaining: 0,
-                    reset: wait + quota.replenish.saturating_mul(quota.burst.saturating_sub(1)),
+                    reset: wait
+                        + quota
+                            .replenish
+                            .saturating_mul(quota.burst.saturating_sub(1)),
                     retry_after: wait,
                 }
             }

@@ -132,13 +132,23 @@ mod tests {
             // The client prepended a forged hop: the right-most untrusted one wins.
             ("10.0.0.2", &["6.6.6.6, 198.51.100.7"], &lb, "198.51.100.7"),
             // Two trusted proxies in a chain, and the header split over two fields.
-            ("10.0.0.2", &["198.51.100.7, 10.1.1.1", "10.2.2.2"], &lb, "198.51.100.7"),
+            (
+                "10.0.0.2",
+                &["198.51.100.7, 10.1.1.1", "10.2.2.2"],
+                &lb,
+                "198.51.100.7",
+            ),
             // Only trusted hops: the left-most of them.
             ("10.0.0.2", &["10.9.9.9, 10.1.1.1"], &lb, "10.9.9.9"),
             // No header at all from a trusted proxy: the proxy itself.
             ("10.0.0.2", &[], &lb, "10.0.0.2"),
             // Garbage left by the client right of a trusted hop: the nearest trusted hop.
-            ("10.0.0.2", &["198.51.100.7, not-an-ip, 10.1.1.1"], &lb, "10.1.1.1"),
+            (
+                "10.0.0.2",
+                &["198.51.100.7, not-an-ip, 10.1.1.1"],
+                &lb,
+                "10.1.1.1",
+            ),
             // Ports and IPv6 forms.
             ("10.0.0.2", &["198.51.100.7:4711"], &lb, "198.51.100.7"),
             ("10.0.0.2", &["[2001:db8::5]:4711"], &lb, "2001:db8::5"),

@@ -58,6 +58,9 @@ async fn limited(
     req: Request,
     next: Next,
 ) -> Response {
+    if !state.limiter.enabled() {
+        return next.run(req).await;
+    }
     let decision = state.limiter.check(class, subject).await;
     let mut response = if decision.allowed {
         next.run(req).await

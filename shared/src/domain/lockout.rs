@@ -14,7 +14,12 @@ pub fn cooldown(failures: u32, settings: &LockoutSettings) -> Option<Duration> {
         return None;
     }
     let doublings = (failures - settings.threshold).min(31);
-    Some(settings.base.saturating_mul(1u32 << doublings).min(settings.max))
+    Some(
+        settings
+            .base
+            .saturating_mul(1u32 << doublings)
+            .min(settings.max),
+    )
 }
 
 /// The key an address is counted under: trimmed and lower-cased, so `Ada@Example.com ` and
@@ -75,6 +80,9 @@ mod tests {
         ] {
             assert_eq!(account_key(a), account_key(b));
         }
-        assert_ne!(account_key("ada@example.com"), account_key("bob@example.com"));
+        assert_ne!(
+            account_key("ada@example.com"),
+            account_key("bob@example.com")
+        );
     }
 }
