@@ -22,5 +22,14 @@ DATABASE_URL="$TEST_PG_BASE_URL/$scratch" ./target/debug/orderflow-api migrate
 
 DATABASE_URL="$TEST_PG_BASE_URL/$scratch" ./target/debug/orderflow-api db drop
 
+log "deployment files: Kubernetes schemas, docker-compose config, lint"
+scripts/check-deploy.sh
+
 log "running tests"
-cargo test --workspace "$@"
+if [[ $# -gt 0 ]]; then
+    cargo test --workspace "$@"
+else
+    cargo test --workspace -- --skip scale_out::
+    log "scale-out: 2 API instances and 3 workers on one PostgreSQL and Redis (figures below)"
+    cargo test -p orderflow-worker --test jobs scale_out:: -- --nocapture
+fi

@@ -16,7 +16,7 @@ use std::{
     sync::{Arc, Mutex, mpsc},
     time::Duration,
 };
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::error::ApiError;
 
@@ -99,9 +99,44 @@ impl Passwords {
         })
     }
 
+    /// Waits (at most `PASSWORD_HASH_WAIT_MS`) for room to hash one password. Taken before
+    /// any other work of a login or registration, so that a refused one costs nothing else.
+    pub async fn reserve(&self) -> Result<Slot, HashError> {
+        match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Slot {
+                passwords: self.clone(),
+                permit,
+            }),
+            Ok(Err(_)) | Err(_) => {
+                counter!("orderflow_password_hash_rejected_total").increment(1);
+                Err(HashError::Busy)
+            }
+        }
+    }
+
     pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
-        let argon = self.argon.clone();
-        self.run_blocking(move || {
+        self.reserve().await?.hash(password).await
+    }
+
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        hash: Option<String>,
+    ) -> Result<bool, HashError> {
+        self.reserve().await?.verify(password, hash).await
+    }
+}
+
+/// Room for one hash on the hashing threads.
+pub struct Slot {
+    passwords: Passwords,
+    permit: OwnedSemaphorePermit,
+}
+
+impl Slot {
+    pub async fn hash(self, password: SecretString) -> Result<String, HashError> {
+        let argon = self.passwords.argon.clone();
+        self.run(move || {
             argon
                 .hash_password(password.expose_secret().as_bytes())
                 .map(|h| h.to_string())
@@ -113,15 +148,15 @@ impl Passwords {
     /// True when `password` matches `hash`; with no hash (unknown user) a dummy hash is
     /// checked anyway and the answer is false.
     pub async fn verify(
-        &self,
+        self,
         password: SecretString,
         hash: Option<String>,
     ) -> Result<bool, HashError> {
-        let argon = self.argon.clone();
+        let argon = self.passwords.argon.clone();
         let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
+        let hash = hash.unwrap_or_else(|| self.passwords.dummy_hash.to_string());
         let matches = self
-            .run_blocking(move || {
+            .run(move || {
                 Ok(argon
                     .verify_password(password.expose_secret().as_bytes(), hash.as_str())
                     .is_ok())
@@ -130,26 +165,20 @@ impl Passwords {
         Ok(known && matches)
     }
 
-    /// Runs `work` on a hashing thread, once there is room for it.
-    async fn run_blocking<T: Send + 'static>(
-        &self,
+    /// Runs `work` on a hashing thread; the slot is freed when it is done.
+    async fn run<T: Send + 'static>(
+        self,
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, HashError> {
-        let permit = match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await
-        {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_)) | Err(_) => {
-                counter!("orderflow_password_hash_rejected_total").increment(1);
-                return Err(HashError::Busy);
-            }
-        };
         let (done, result) = oneshot::channel();
+        let permit = self.permit;
         let job: Job = Box::new(move || {
             let _ = done.send(work());
             drop(permit);
         });
         // The channel holds as many jobs as there are permits: with one, there is room.
-        self.jobs
+        self.passwords
+            .jobs
             .try_send(job)
             .map_err(|_| anyhow::anyhow!("password hashing threads stopped"))?;
         Ok(result

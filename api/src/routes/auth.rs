@@ -173,6 +173,8 @@ async fn login(
             "only \"password\" is supported",
         ));
     }
+    // Room to hash first: when hashing is saturated, the 503 costs no other work.
+    let slot = state.passwords.reserve().await?;
     if let Some(wait) = state.logins.locked_for(&form.username).await {
         return Err(account_locked(wait));
     }
@@ -180,8 +182,7 @@ async fn login(
         Ok(email) => db::users::find_by_email(&state.db, email.as_str()).await?,
         Err(_) => None,
     };
-    let verified = state
-        .passwords
+    let verified = slot
         .verify(
             SecretString::from(form.password),
             user.as_ref().map(|u| u.password_hash.clone()),

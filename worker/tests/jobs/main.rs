@@ -9,3 +9,4 @@ mod helpers;
 mod metrics;
 mod outage;
 mod processes;
+mod scale_out;

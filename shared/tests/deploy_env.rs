@@ -1,0 +1,169 @@
+//! Every environment variable that docker-compose.yml, the Dockerfile and the Kubernetes
+//! manifests set for OrderFlow is one the binaries read (a typo would be silently ignored),
+//! the ones a container cannot do without are set, and the Kubernetes settings are accepted by
+//! a production start.
+
+use orderflow_shared::settings::Settings;
+use std::{
+    cell::RefCell,
+    collections::{BTreeMap, BTreeSet},
+    path::PathBuf,
+};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Every variable `Settings` looks up, plus the log filter read by tracing.
+fn variables_read() -> BTreeSet<String> {
+    let seen = RefCell::new(BTreeSet::new());
+    let _ = Settings::from_lookup(|key| {
+        seen.borrow_mut().insert(key.to_string());
+        None
+    });
+    let mut seen = seen.into_inner();
+    seen.insert("RUST_LOG".into());
+    seen
+}
+
+fn upper_key(line: &str) -> Option<(String, String)> {
+    let trimmed = line.trim_start().trim_start_matches("- name: ");
+    let (key, value) = trimmed.split_once(':').unwrap_or((trimmed, ""));
+    let key = key.trim();
+    let is_var = key.len() > 2
+        && key.starts_with(|c: char| c.is_ascii_uppercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    is_var.then(|| (key.to_string(), value.trim().trim_matches('"').to_string()))
+}
+
+/// The application's variables in docker-compose.yml: the shared `x-app-env` block and the
+/// `environment` of the services that run OrderFlow's image.
+fn compose_variables() -> BTreeSet<String> {
+    let mut vars = BTreeSet::new();
+    let (mut top, mut service) = (String::new(), String::new());
+    for line in read("docker-compose.yml").lines() {
+        if line.trim_start().starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        if indent == 0 {
+            top = line
+                .trim_end_matches(':')
+                .split(':')
+                .next()
+                .unwrap()
+                .to_string();
+        } else if indent == 2 && top == "services" {
+            service = line.trim().trim_end_matches(':').to_string();
+        } else if let Some((key, _)) = upper_key(line)
+            && (top == "x-app-env"
+                || (top == "services" && ["api", "worker", "migrate"].contains(&&*service)))
+        {
+            vars.insert(key);
+        }
+    }
+    vars
+}
+
+fn dockerfile_variables() -> BTreeSet<String> {
+    read("Dockerfile")
+        .lines()
+        .filter_map(|l| l.strip_prefix("ENV "))
+        .flat_map(|l| l.split_whitespace())
+        .filter_map(|pair| pair.split_once('=').map(|(k, _)| k.to_string()))
+        .collect()
+}
+
+/// Keys of the ConfigMap and the Secret template, and `env` entries of the Deployments.
+fn kubernetes_variables() -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    for file in ["configmap.yaml", "secret.example.yaml"] {
+        for line in read(&format!("deploy/kubernetes/{file}")).lines() {
+            if line.starts_with("  ")
+                && !line.starts_with("   ")
+                && let Some((k, v)) = upper_key(line)
+            {
+                vars.insert(k, v);
+            }
+        }
+    }
+    for file in ["api-deployment.yaml", "worker-deployment.yaml"] {
+        for line in read(&format!("deploy/kubernetes/{file}")).lines() {
+            if line.trim_start().starts_with("- name: ")
+                && let Some((k, _)) = upper_key(line)
+            {
+                vars.insert(k, String::new());
+            }
+        }
+    }
+    vars
+}
+
+#[test]
+fn every_variable_the_deployments_set_is_read_by_the_binaries() {
+    let known = variables_read();
+    assert!(known.contains("DATABASE_URL") && known.contains("USER_WRITE_RATE_LIMIT_BURST"));
+    let sources = [
+        ("docker-compose.yml", compose_variables()),
+        ("Dockerfile", dockerfile_variables()),
+        (
+            "deploy/kubernetes",
+            kubernetes_variables().into_keys().collect(),
+        ),
+    ];
+    for (source, vars) in &sources {
+        assert!(!vars.is_empty(), "{source}: no variables found");
+        let unknown: Vec<_> = vars.difference(&known).collect();
+        assert!(
+            unknown.is_empty(),
+            "{source} sets variables nothing reads: {unknown:?}"
+        );
+    }
+}
+
+#[test]
+fn the_variables_a_container_needs_are_set() {
+    let mut compose = compose_variables();
+    compose.extend(dockerfile_variables());
+    let kubernetes: BTreeSet<String> = kubernetes_variables().into_keys().collect();
+    // Defaults point at localhost, which inside a container is the container itself; a
+    // listener on 127.0.0.1 cannot be reached from outside it.
+    let needed = [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "JWT_SECRET",
+        "SMTP_HOST",
+        "APP_HOST",
+        "WORKER_HOST",
+    ];
+    for (source, vars) in [("compose", &compose), ("kubernetes", &kubernetes)] {
+        let missing: Vec<_> = needed.iter().filter(|v| !vars.contains(**v)).collect();
+        assert!(missing.is_empty(), "{source} does not set {missing:?}");
+    }
+    assert!(kubernetes.contains("APP_ENV"));
+    assert!(
+        !kubernetes.contains("WORKER_NAME"),
+        "worker names must be unique"
+    );
+}
+
+#[test]
+fn the_kubernetes_settings_start_in_production() {
+    let mut vars = kubernetes_variables();
+    assert_eq!(vars["APP_ENV"], "production");
+    // The template's placeholders are refused on purpose; a real secret replaces them.
+    let refused = Settings::from_lookup(|k| vars.get(k).cloned());
+    assert!(refused.is_err(), "the template's JWT_SECRET must not start");
+    vars.insert("JWT_SECRET".into(), "k".repeat(48));
+    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid settings");
+    assert_eq!(settings.host, "0.0.0.0");
+    assert_eq!(settings.worker.host, "0.0.0.0");
+    assert!(!settings.limits.trusted_proxies.is_empty());
+    assert!(!settings.migrate_on_start);
+}
