@@ -28,6 +28,8 @@ pub fn test_settings(db_name: &str, overrides: &[(&str, &str)]) -> Settings {
         ("API_RATE_LIMIT_BURST", "10000".to_string()),
         ("USER_WRITE_RATE_LIMIT_BURST", "10000".to_string()),
         ("USER_READ_RATE_LIMIT_BURST", "10000".to_string()),
+        // Quota tests need Redis' answer, not the local fallback, even on a loaded machine.
+        ("RATE_LIMIT_TIMEOUT_MS", "1000".to_string()),
         ("PASSWORD_HASH_CONCURRENCY", "2".to_string()),
         // Redis keys (the read cache, job queues) of this test only: the databases of
         // different tests hand out the same ids.

@@ -22,6 +22,8 @@ async fn a_hanging_redis_does_not_turn_a_burst_of_orders_into_errors() {
     let app = spawn_app_with(&[
         ("REDIS_URL", &url),
         ("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1"),
+        // As in production: a hanging Redis costs a request at most this long.
+        ("RATE_LIMIT_TIMEOUT_MS", "50"),
     ])
     .await;
     let admin = app.admin().await;

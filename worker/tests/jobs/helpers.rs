@@ -55,6 +55,8 @@ impl Stack {
             ("AUTH_RATE_LIMIT_BURST", "1000".into()),
             ("USER_WRITE_RATE_LIMIT_BURST", "100000".into()),
             ("USER_READ_RATE_LIMIT_BURST", "100000".into()),
+            // Quota checks need Redis' answer, not the local fallback, on a loaded machine.
+            ("RATE_LIMIT_TIMEOUT_MS", "1000".into()),
             ("SMTP_HOST", "127.0.0.1".into()),
             ("SMTP_PORT", smtp.port().to_string()),
             ("SMTP_TIMEOUT_SECONDS", "5".into()),
