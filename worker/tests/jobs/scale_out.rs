@@ -124,7 +124,8 @@ async fn two_apis_and_three_workers_keep_every_guarantee() {
     let a = stack.api.clone();
     let b_port = free_port();
     let b = format!("http://127.0.0.1:{b_port}");
-    let mut api_b = Some(api_process(&stack, b_port));
+    // Killed on drop too, so a failing assertion leaves no process behind.
+    let mut api_b = Killed(vec![api_process(&stack, b_port)]);
     let worker_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let workers = Killed(
         worker_ports
@@ -234,7 +235,7 @@ async fn two_apis_and_three_workers_keep_every_guarantee() {
     let mut retried = 0;
     for n in 24..34 {
         if n == 29 {
-            let mut child = api_b.take().unwrap();
+            let child = &mut api_b.0[0];
             child.kill().unwrap();
             child.wait().unwrap();
         }
