@@ -55,6 +55,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         request_id = %request_id,
         method = %method,
         route = %route,
+        client_ip = field::Empty,
         user_id = field::Empty,
     );
     let started = Instant::now();
