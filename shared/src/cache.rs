@@ -24,13 +24,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::redis_link::RedisLink;
+
 /// How long a tombstone blocks fills.
 const TOMBSTONE: Duration = Duration::from_secs(5);
 /// A database read older than this when its fill is sent is not cached (well below
 /// `TOMBSTONE`, so a fill can never outlive the tombstone that should have stopped it).
 const MAX_FILL_AGE: Duration = Duration::from_secs(1);
-/// After a failed operation, the cache is bypassed for this long.
-const BACKOFF: Duration = Duration::from_secs(1);
 /// Failed invalidations kept for retry; beyond this the whole cache is flushed instead.
 const MAX_PENDING: usize = 10_000;
 const RETRY_EVERY: Duration = Duration::from_millis(250);
@@ -63,12 +63,11 @@ pub struct ReadCache {
 }
 
 struct Inner {
-    conn: ConnectionManager,
+    /// Deadline and back-off of every operation.
+    link: RedisLink,
     prefix: String,
     /// `None`: reads and fills are off.
     ttl: Option<Duration>,
-    timeout: Duration,
-    bypass_until: Mutex<Option<Instant>>,
     pending: Mutex<Pending>,
 }
 
@@ -83,11 +82,9 @@ impl ReadCache {
     /// background retry of failed invalidations (call inside a Tokio runtime).
     pub fn new(conn: ConnectionManager, namespace: &str, ttl: Duration, timeout: Duration) -> Self {
         let inner = Arc::new(Inner {
-            conn,
+            link: RedisLink::new(conn, timeout, "cache"),
             prefix: format!("{namespace}:cache"),
             ttl: (!ttl.is_zero()).then_some(ttl),
-            timeout,
-            bypass_until: Mutex::new(None),
             pending: Mutex::new(Pending::default()),
         });
         tokio::spawn(retry_pending(Arc::downgrade(&inner)));
@@ -103,32 +100,18 @@ impl ReadCache {
     }
 
     fn bypassing(&self) -> bool {
-        let mut until = self.inner.bypass_until.lock().expect("cache lock");
-        match *until {
-            Some(t) if Instant::now() < t => true,
-            Some(_) => {
-                *until = None;
-                false
-            }
-            None => false,
-        }
+        self.inner.link.bypassing()
     }
 
     fn failed(&self, what: &str, error: &str) {
-        let mut until = self.inner.bypass_until.lock().expect("cache lock");
-        if until.is_none() {
-            tracing::warn!(%error, "redis cache {what} failed; bypassing the cache for {BACKOFF:?}");
-        }
-        *until = Some(Instant::now() + BACKOFF);
+        self.inner.link.failed(what, error);
     }
 
     async fn run<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, String> {
-        let mut conn = self.inner.conn.clone();
-        match tokio::time::timeout(self.inner.timeout, cmd.query_async::<T>(&mut conn)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {:?}", self.inner.timeout)),
-        }
+        self.inner
+            .link
+            .run(|mut conn| async move { cmd.query_async::<T>(&mut conn).await })
+            .await
     }
 
     /// The cached response, or `None` (miss, tombstone, cache off, Redis failing).
@@ -242,8 +225,8 @@ async fn tombstone(inner: &Inner, keys: &[String]) -> Result<(), String> {
             .arg(TOMBSTONE.as_millis() as u64)
             .ignore();
     }
-    let mut conn = inner.conn.clone();
-    match tokio::time::timeout(inner.timeout * 4, pipe.query_async::<()>(&mut conn)).await {
+    let mut conn = inner.link.conn();
+    match tokio::time::timeout(inner.link.timeout() * 4, pipe.query_async::<()>(&mut conn)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("no answer in time".into()),
@@ -303,7 +286,7 @@ async fn retry_pending(inner: Weak<Inner>) {
 
 /// Deletes every cache entry (too many invalidations were lost to keep them one by one).
 async fn flush(inner: &Inner) -> Result<(), String> {
-    let mut conn = inner.conn.clone();
+    let mut conn = inner.link.conn();
     let pattern = format!("{}:*", inner.prefix);
     let mut cursor: u64 = 0;
     loop {

@@ -6,7 +6,7 @@
 //! the same count; in this instance's memory while Redis does not answer.
 
 use metrics::counter;
-use orderflow_shared::{domain::lockout, settings::LockoutSettings};
+use orderflow_shared::{domain::lockout, redis_link::RedisLink, settings::LockoutSettings};
 use redis::aio::ConnectionManager;
 use sha2::{Digest, Sha256};
 use std::{
@@ -14,8 +14,6 @@ use std::{
     sync::Mutex,
     time::{Duration, Instant},
 };
-
-use super::redis_link::RedisLink;
 
 /// Entries kept in memory while Redis is away; beyond this, the oldest are forgotten.
 const MAX_LOCAL: usize = 100_000;
@@ -42,7 +40,7 @@ impl LoginGuard {
         timeout: Duration,
     ) -> Self {
         Self {
-            link: RedisLink::new(conn, timeout, "login_lockout"),
+            link: RedisLink::new(conn, timeout, "login lockout"),
             prefix: format!("{namespace}:login"),
             settings,
             local: Mutex::new(HashMap::new()),
@@ -54,10 +52,13 @@ impl LoginGuard {
     }
 
     fn keys(&self, username: &str) -> (String, String) {
-        let h = Self::hashed(username);
+        self.keys_of(&Self::hashed(username))
+    }
+
+    fn keys_of(&self, hashed: &str) -> (String, String) {
         (
-            format!("{}:failures:{h}", self.prefix),
-            format!("{}:lock:{h}", self.prefix),
+            format!("{}:failures:{hashed}", self.prefix),
+            format!("{}:lock:{hashed}", self.prefix),
         )
     }
 
@@ -69,7 +70,7 @@ impl LoginGuard {
         let (_, lock) = self.keys(username);
         let remote = self
             .link
-            .run(|mut conn| async move {
+            .try_run("check", |mut conn| async move {
                 redis::cmd("PTTL")
                     .arg(&lock)
                     .query_async::<i64>(&mut conn)
@@ -79,7 +80,10 @@ impl LoginGuard {
         match remote {
             Some(ms) if ms > 0 => Some(Duration::from_millis(ms as u64)),
             Some(_) => None,
-            None => self.local_locked_for(username),
+            None => {
+                fallback();
+                self.local_locked_for(username)
+            }
         }
     }
 
@@ -93,7 +97,7 @@ impl LoginGuard {
         let key = failures.clone();
         let count = self
             .link
-            .run(|mut conn| async move {
+            .try_run("count", |mut conn| async move {
                 let (count, _): (u32, bool) = redis::pipe()
                     .atomic()
                     .incr(&key, 1)
@@ -104,13 +108,14 @@ impl LoginGuard {
             })
             .await;
         let Some(count) = count else {
+            fallback();
             return self.local_failed(username);
         };
         let cooldown = lockout::cooldown(count, &self.settings)?;
         let ms = cooldown.as_millis().max(1) as u64;
         let _ = self
             .link
-            .run(|mut conn| async move {
+            .try_run("lock", |mut conn| async move {
                 redis::cmd("SET")
                     .arg(&lock)
                     .arg(count)
@@ -136,10 +141,11 @@ impl LoginGuard {
     }
 
     async fn clear(&self, username: &str) -> bool {
-        let (failures, lock) = self.keys(username);
+        let hashed = Self::hashed(username);
+        let (failures, lock) = self.keys_of(&hashed);
         let cleared = self
             .link
-            .run(|mut conn| async move {
+            .try_run("clear", |mut conn| async move {
                 redis::cmd("DEL")
                     .arg(&failures)
                     .arg(&lock)
@@ -148,10 +154,7 @@ impl LoginGuard {
             })
             .await
             .is_some();
-        self.local
-            .lock()
-            .expect("lockout lock")
-            .remove(&Self::hashed(username));
+        self.local.lock().expect("lockout lock").remove(&hashed);
         cleared
     }
 
@@ -186,4 +189,8 @@ impl LoginGuard {
         counter!("orderflow_login_lockouts_total").increment(1);
         Some(cooldown)
     }
+}
+
+fn fallback() {
+    counter!("orderflow_limits_fallback_total", "limiter" => "login_lockout").increment(1);
 }

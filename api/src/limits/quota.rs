@@ -10,15 +10,16 @@ use governor::{
     state::keyed::DefaultKeyedStateStore,
 };
 use metrics::counter;
-use orderflow_shared::settings::{LimitSettings, RateLimit};
+use orderflow_shared::{
+    redis_link::RedisLink,
+    settings::{LimitSettings, RateLimit},
+};
 use redis::aio::ConnectionManager;
 use std::{
     num::NonZeroU32,
     sync::{Arc, Weak},
     time::Duration,
 };
-
-use super::redis_link::RedisLink;
 
 /// Which quota a request draws from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +88,7 @@ impl Limiter {
         });
         let limiter = Arc::new(Self {
             enabled: settings.enabled,
-            link: RedisLink::new(conn, settings.redis_timeout, "rate_limit"),
+            link: RedisLink::new(conn, settings.redis_timeout, "rate limit"),
             script: redis::Script::new(include_str!("gcra.lua")),
             prefix: format!("{namespace}:ratelimit"),
             quotas,
@@ -114,7 +115,7 @@ impl Limiter {
         let script = &self.script;
         let answer = self
             .link
-            .run(|mut conn| async move {
+            .try_run("check", |mut conn| async move {
                 script
                     .key(&key)
                     .arg(interval_us)
@@ -131,7 +132,10 @@ impl Limiter {
                 reset: micros(reset_us),
                 retry_after: micros(retry_us),
             },
-            None => self.check_locally(class, subject),
+            None => {
+                counter!("orderflow_limits_fallback_total", "limiter" => "rate_limit").increment(1);
+                self.check_locally(class, subject)
+            }
         };
         if !decision.allowed {
             counter!("orderflow_rate_limited_total", "limiter" => class.as_str()).increment(1);
