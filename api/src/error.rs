@@ -87,6 +87,13 @@ impl ApiError {
         }
     }
 
+    /// 429 with `Retry-After`: `wait`, rounded up to whole seconds (at least 1).
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        Self::RateLimited {
+            retry_after_seconds: Some(whole_seconds(wait).max(1)),
+        }
+    }
+
     pub fn not_found(what: &str) -> Self {
         Self::NotFound(format!("{what} not found"))
     }
@@ -198,6 +205,11 @@ impl IntoResponse for ApiError {
         response.extensions_mut().insert(ErrorContract);
         response
     }
+}
+
+/// Rounded up: a client that waits this long is never early.
+pub fn whole_seconds(d: std::time::Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// Database errors: constraint violations become 409/422 here, in one place; an unreachable

@@ -17,7 +17,7 @@ use axum::{
 
 use crate::{
     auth::current_user::bearer_token,
-    error::ApiError,
+    error::{ApiError, whole_seconds},
     limits::{Class, Decision},
     middleware::client_ip::ClientIp,
     state::AppState,
@@ -66,10 +66,7 @@ async fn limited(
         next.run(req).await
     } else {
         tracing::info!(limiter = class.as_str(), "rate limited");
-        ApiError::RateLimited {
-            retry_after_seconds: Some(whole_seconds(decision.retry_after).max(1)),
-        }
-        .into_response()
+        ApiError::rate_limited(decision.retry_after).into_response()
     };
     report(response.headers_mut(), &decision);
     response
@@ -89,11 +86,6 @@ fn report(headers: &mut HeaderMap, decision: &Decision) {
     if let Ok(policy) = HeaderValue::from_str(&format!("{};w={window}", decision.quota.burst)) {
         headers.insert(POLICY.clone(), policy);
     }
-}
-
-/// Rounded up: a client that waits this long is never early.
-fn whole_seconds(d: std::time::Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 fn is_read(method: &Method) -> bool {

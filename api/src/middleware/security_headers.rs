@@ -22,10 +22,12 @@ pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
      img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; \
      frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
+/// Runs on every request: no allocation.
 fn is_docs(path: &str) -> bool {
-    ["/docs", "/redoc"]
-        .iter()
-        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+    ["/docs", "/redoc"].iter().any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
 }
 
 pub async fn security_headers(req: Request, next: Next) -> Response {

@@ -214,9 +214,7 @@ async fn login(
 /// The same answer whether or not the account exists.
 fn account_locked(wait: std::time::Duration) -> ApiError {
     counter!("orderflow_logins_total", "outcome" => "locked").increment(1);
-    ApiError::RateLimited {
-        retry_after_seconds: Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)),
-    }
+    ApiError::rate_limited(wait)
 }
 
 /// Signs an access token and stores a new refresh token in `family`.
