@@ -122,9 +122,15 @@ impl Stack {
 
     /// Starts `orderflow-worker` as a child process with this stack's settings.
     pub fn worker_process(&self) -> Child {
+        self.worker_process_with(&[])
+    }
+
+    /// `worker_process` with some settings of its own (e.g. `WORKER_PORT`).
+    pub fn worker_process_with(&self, extra: &[(&str, String)]) -> Child {
         Command::new(env!("CARGO_BIN_EXE_orderflow-worker"))
             .env_clear()
             .envs(&self.vars)
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env(
                 "RUST_LOG",
@@ -175,16 +181,35 @@ impl Stack {
         token: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        self.call_at(&self.api, method, path, token, body, None)
+            .await
+            .unwrap()
+    }
+
+    /// `call` on another API instance (`base`), optionally with an `Idempotency-Key`; a
+    /// connection failure (an instance that was killed) is returned, not a panic.
+    pub async fn call_at(
+        &self,
+        base: &str,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        idempotency_key: Option<&str>,
+    ) -> reqwest::Result<(StatusCode, Value)> {
         let mut request = self
             .client
-            .request(method, self.url(path))
+            .request(method, format!("{base}{path}"))
             .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.unwrap();
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await?;
         let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
     }
 
     /// Registers a customer; returns (token, customer id).
@@ -266,5 +291,24 @@ impl Drop for Stack {
         }
         let namespace = self.namespace.clone();
         orderflow_testkit::block_on_thread(async move { delete_redis_keys(&namespace).await });
+    }
+}
+
+/// A free TCP port on loopback (for a process the test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed (and reaped) when the test ends, even by a failed assertion.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

@@ -3,20 +3,11 @@
 //! theirs), or losing a job after it was dispatched.
 
 use std::{
-    net::TcpListener,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
-use crate::helpers::Stack;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::helpers::{Killed, Stack, free_port};
 
 async fn redis_server(port: u16) -> Killed {
     let child = Command::new("redis-server")
@@ -42,14 +33,6 @@ async fn redis_server(port: u16) -> Killed {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("redis-server did not start on {port}");
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test]

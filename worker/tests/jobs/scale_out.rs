@@ -4,25 +4,17 @@
 //! its figures (`cargo test -p orderflow-worker --test jobs scale_out -- --nocapture`).
 
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::{
     collections::BTreeMap,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use crate::helpers::Stack;
+use crate::helpers::{Killed, Stack, free_port};
 
 const TTL_SECONDS: u64 = 8;
 const WRITE_QUOTA: usize = 40;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The API binary built beside the worker's (`cargo test --workspace` builds both).
 fn api_process(stack: &Stack, port: u16) -> Child {
@@ -45,28 +37,6 @@ fn api_process(stack: &Stack, port: u16) -> Child {
         .expect("api binary starts")
 }
 
-fn worker_process(stack: &Stack, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_orderflow-worker"))
-        .env_clear()
-        .envs(&stack.vars)
-        .env("WORKER_PORT", port.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("worker binary starts")
-}
-
-struct Killed(Vec<Child>);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 async fn wait_healthy(client: &reqwest::Client, url: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -78,29 +48,6 @@ async fn wait_healthy(client: &reqwest::Client, url: &str) {
         assert!(Instant::now() < deadline, "{url} never answered");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-async fn call(
-    client: &reqwest::Client,
-    base: &str,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-    key: Option<&str>,
-) -> reqwest::Result<(StatusCode, Value)> {
-    let mut request = client
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    if let Some(key) = key {
-        request = request.header("Idempotency-Key", key);
-    }
-    let response = request.send().await?;
-    let status = response.status();
-    Ok((status, response.json().await.unwrap_or(Value::Null)))
 }
 
 fn header(data: &str, name: &str) -> Option<String> {
@@ -120,22 +67,20 @@ async fn two_apis_and_three_workers_keep_every_guarantee() {
         ("CLEANUP_INTERVAL_SECONDS", "1"),
     ])
     .await;
-    let client = reqwest::Client::new();
+    let client = &stack.client;
     let a = stack.api.clone();
     let b_port = free_port();
     let b = format!("http://127.0.0.1:{b_port}");
     // Killed on drop too, so a failing assertion leaves no process behind.
-    let mut api_b = Killed(vec![api_process(&stack, b_port)]);
+    let mut api_b = Killed(api_process(&stack, b_port));
     let worker_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let workers = Killed(
-        worker_ports
-            .iter()
-            .map(|port| worker_process(&stack, *port))
-            .collect(),
-    );
-    wait_healthy(&client, &format!("{b}/ready")).await;
+    let workers: Vec<Killed> = worker_ports
+        .iter()
+        .map(|port| Killed(stack.worker_process_with(&[("WORKER_PORT", port.to_string())])))
+        .collect();
+    wait_healthy(client, &format!("{b}/ready")).await;
     for port in &worker_ports {
-        wait_healthy(&client, &format!("http://127.0.0.1:{port}/health")).await;
+        wait_healthy(client, &format!("http://127.0.0.1:{port}/health")).await;
     }
     let apis = [a.as_str(), b.as_str()];
 
@@ -157,17 +102,17 @@ async fn two_apis_and_three_workers_keep_every_guarantee() {
         let via = apis[n % 2];
         let body =
             json!({"customer_id": customer_id, "items": [{"product_id": product, "quantity": 1}]});
-        let (status, order) = call(
-            &client,
-            via,
-            Method::POST,
-            "/api/v1/orders",
-            token,
-            Some(body),
-            Some(&format!("k-{n}")),
-        )
-        .await
-        .unwrap();
+        let (status, order) = stack
+            .call_at(
+                via,
+                Method::POST,
+                "/api/v1/orders",
+                token,
+                Some(body),
+                Some(&format!("k-{n}")),
+            )
+            .await
+            .unwrap();
         assert_eq!(status, StatusCode::CREATED, "{order}");
         accepted.insert(order["id"].as_i64().unwrap(), via);
     }
@@ -177,23 +122,25 @@ async fn two_apis_and_three_workers_keep_every_guarantee() {
     for (n, id) in ids.iter().take(12).enumerate() {
         let (writer, reader) = (apis[n % 2], apis[(n + 1) % 2]);
         let path = format!("/api/v1/orders/{id}");
-        let (_, before) = call(&client, reader, Method::GET, &path, &admin, None, None)
+        let (_, before) = stack
+            .call_at(reader, Method::GET, &path, &admin, None, None)
             .await
             .unwrap();
         assert_eq!(before["status"], "pending");
-        let (status, _) = call(
-            &client,
-            writer,
-            Method::PATCH,
-            &format!("{path}/status"),
-            &admin,
-            Some(json!({"status": "processing"})),
-            None,
-        )
-        .await
-        .unwrap();
+        let (status, _) = stack
+            .call_at(
+                writer,
+                Method::PATCH,
+                &format!("{path}/status"),
+                &admin,
+                Some(json!({"status": "processing"})),
+                None,
+            )
+            .await
+            .unwrap();
         assert_eq!(status, StatusCode::OK);
-        let (_, after) = call(&client, reader, Method::GET, &path, &admin, None, None)
+        let (_, after) = stack
+            .call_at(reader, Method::GET, &path, &admin, None, None)
             .await
             .unwrap();
         assert_eq!(
@@ -207,17 +154,17 @@ async fn two_apis_and_three_workers_keep_every_guarantee() {
     let mut allowed = 0;
     let mut refused = 0;
     for n in 0..(WRITE_QUOTA + 10) {
-        let (status, _) = call(
-            &client,
-            apis[n % 2],
-            Method::POST,
-            "/api/v1/customers",
-            &limited,
-            Some(json!({})),
-            None,
-        )
-        .await
-        .unwrap();
+        let (status, _) = stack
+            .call_at(
+                apis[n % 2],
+                Method::POST,
+                "/api/v1/customers",
+                &limited,
+                Some(json!({})),
+                None,
+            )
+            .await
+            .unwrap();
         if status == StatusCode::TOO_MANY_REQUESTS {
             refused += 1;
         } else {
@@ -235,38 +182,38 @@ async fn two_apis_and_three_workers_keep_every_guarantee() {
     let mut retried = 0;
     for n in 24..34 {
         if n == 29 {
-            let child = &mut api_b.0[0];
+            let child = &mut api_b.0;
             child.kill().unwrap();
             child.wait().unwrap();
         }
         let key = format!("k-{n}");
         let body =
             json!({"customer_id": customer_id, "items": [{"product_id": product, "quantity": 1}]});
-        let first = call(
-            &client,
-            &b,
-            Method::POST,
-            "/api/v1/orders",
-            token,
-            Some(body.clone()),
-            Some(&key),
-        )
-        .await;
+        let first = stack
+            .call_at(
+                &b,
+                Method::POST,
+                "/api/v1/orders",
+                token,
+                Some(body.clone()),
+                Some(&key),
+            )
+            .await;
         let order = match first {
             Ok((StatusCode::CREATED, order)) => order,
             _ => {
                 retried += 1;
-                let (status, order) = call(
-                    &client,
-                    &a,
-                    Method::POST,
-                    "/api/v1/orders",
-                    token,
-                    Some(body),
-                    Some(&key),
-                )
-                .await
-                .unwrap();
+                let (status, order) = stack
+                    .call_at(
+                        &a,
+                        Method::POST,
+                        "/api/v1/orders",
+                        token,
+                        Some(body),
+                        Some(&key),
+                    )
+                    .await
+                    .unwrap();
                 assert_eq!(status, StatusCode::CREATED, "{order}");
                 order
             }
