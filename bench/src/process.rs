@@ -125,29 +125,38 @@ impl Process {
     }
 
     pub async fn api(cfg: &Config, env: &Env, name: &str) -> anyhow::Result<Self> {
-        let port = free_port()?;
-        let env = env.with(&[("APP_PORT", port.to_string())]);
-        let (child, pid) = Self::spawn(cfg, "orderflow-api", &["serve"], name, &env).await?;
-        let process = Self {
-            name: name.into(),
-            port,
-            child,
-            pid,
-        };
-        process.wait_healthy("/health").await?;
-        Ok(process)
+        Self::start(cfg, env, "orderflow-api", &["serve"], name, "APP_PORT", &[]).await
     }
 
     pub async fn worker(cfg: &Config, env: &Env, name: &str) -> anyhow::Result<Self> {
+        let worker_name = format!("{name}-{}", uuid::Uuid::new_v4().simple());
+        let extra = [("WORKER_NAME", worker_name)];
+        Self::start(
+            cfg,
+            env,
+            "orderflow-worker",
+            &[],
+            name,
+            "WORKER_PORT",
+            &extra,
+        )
+        .await
+    }
+
+    /// Starts `binary` listening on a free port (`port_var`) and waits for its `/health`.
+    async fn start(
+        cfg: &Config,
+        env: &Env,
+        binary: &str,
+        args: &[&str],
+        name: &str,
+        port_var: &str,
+        extra: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
         let port = free_port()?;
-        let env = env.with(&[
-            ("WORKER_PORT", port.to_string()),
-            (
-                "WORKER_NAME",
-                format!("{name}-{}", uuid::Uuid::new_v4().simple()),
-            ),
-        ]);
-        let (child, pid) = Self::spawn(cfg, "orderflow-worker", &[], name, &env).await?;
+        let mut env = env.with(extra);
+        env.0.insert(port_var.to_string(), port.to_string());
+        let (child, pid) = Self::spawn(cfg, binary, args, name, &env).await?;
         let process = Self {
             name: name.into(),
             port,
