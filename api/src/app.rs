@@ -26,7 +26,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Every route, the docs, and the layers that apply to all of them.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
-    let (api, spec) = openapi::api_router(&state).split_for_parts();
+    let (api, mut spec) = openapi::api_router(&state).split_for_parts();
+    openapi::document_layers(&mut spec);
     let trusted_proxies: Arc<[IpNet]> = settings.limits.trusted_proxies.clone().into();
 
     Router::new()

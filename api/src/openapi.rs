@@ -3,8 +3,10 @@
 use orderflow_shared::domain::FieldError;
 use utoipa::{
     Modify, OpenApi,
-    openapi::security::{
-        Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
+    openapi::{
+        self, ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder,
+        Type,
+        security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme},
     },
 };
 use utoipa_axum::router::OpenApiRouter;
@@ -78,4 +80,107 @@ pub fn api_router(state: &AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(credentials)
         .merge(per_caller)
+}
+
+/// What every `/api/v1` operation can answer because of the layers in front of its handler,
+/// written into the document once here rather than on each handler: the `RateLimit-*` fields
+/// on every response (`middleware/rate_limit.rs`), 429 with `Retry-After` when over a quota,
+/// and 503 when the database is unreachable or the request timed out. Responses a handler
+/// documents itself keep their description.
+pub fn document_layers(spec: &mut openapi::OpenApi) {
+    for (path, item) in spec.paths.paths.iter_mut() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let responses = &mut operation.responses.responses;
+            responses.entry("429".into()).or_insert_with(|| {
+                error_response("Over this client's or user's request quota (see Retry-After)")
+            });
+            responses.entry("503".into()).or_insert_with(|| {
+                error_response("Database unreachable or request timed out; try again")
+            });
+            for (status, response) in responses.iter_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                add_rate_limit_headers(response);
+                if status == "429" || status == "503" {
+                    response
+                        .headers
+                        .entry("Retry-After".into())
+                        .or_insert_with(|| {
+                            header(
+                                Type::Integer,
+                                "Seconds to wait before trying again (when known)",
+                            )
+                        });
+                }
+            }
+        }
+    }
+}
+
+fn error_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+fn add_rate_limit_headers(response: &mut Response) {
+    for (name, kind, description) in [
+        (
+            "RateLimit-Limit",
+            Type::Integer,
+            "Requests the quota allows at once (draft-ietf-httpapi-ratelimit-headers-06)",
+        ),
+        (
+            "RateLimit-Remaining",
+            Type::Integer,
+            "Requests still allowed now",
+        ),
+        (
+            "RateLimit-Reset",
+            Type::Integer,
+            "Seconds until the whole quota is available again",
+        ),
+        (
+            "RateLimit-Policy",
+            Type::String,
+            "The quota as `limit;w=seconds`",
+        ),
+    ] {
+        response
+            .headers
+            .entry(name.into())
+            .or_insert_with(|| header(kind, description));
+    }
+}
+
+fn header(kind: Type, description: &str) -> RefOr<openapi::Header> {
+    let mut schema = ObjectBuilder::new().schema_type(kind.clone());
+    if kind == Type::Integer {
+        schema = schema.minimum(Some(0));
+    }
+    RefOr::T(
+        HeaderBuilder::new()
+            .schema(Some(schema.build()))
+            .description(Some(description))
+            .build(),
+    )
 }

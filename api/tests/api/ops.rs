@@ -64,6 +64,54 @@ async fn ready_is_503_naming_postgres_when_the_database_is_unreachable() {
 }
 
 #[tokio::test]
+async fn the_openapi_document_shows_the_rate_limits_and_unavailability_of_every_api_route() {
+    let app = spawn_app().await;
+    let spec: Value = json_ok(
+        app.client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let mut operations = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            if !path.starts_with("/api/v1/") {
+                assert!(
+                    !responses.contains_key("429"),
+                    "{method} {path} is not limited"
+                );
+                continue;
+            }
+            operations += 1;
+            let limited = &responses["429"];
+            assert_eq!(
+                limited["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody",
+                "{method} {path}"
+            );
+            assert!(
+                limited["headers"]["Retry-After"].is_object(),
+                "{method} {path}"
+            );
+            assert!(responses.contains_key("503"), "{method} {path}");
+            for (status, response) in responses {
+                for name in ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"] {
+                    assert_eq!(
+                        response["headers"][name]["schema"]["type"], "integer",
+                        "{method} {path} {status} {name}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(operations >= 25, "{operations}");
+}
+
+#[tokio::test]
 async fn the_openapi_document_lists_every_route_with_error_responses() {
     let app = spawn_app().await;
     let spec: Value = json_ok(
