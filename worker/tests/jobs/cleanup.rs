@@ -61,11 +61,20 @@ async fn cleanup_removes_expired_keys_stale_tokens_old_outbox_rows_and_redis_job
     // Redis: finished task data goes too (here with zero retention).
     let config = queue_config(&settings, JobKind::OrderConfirmation);
     let mut conn = redis.clone();
-    let done: i64 = redis::cmd("SCARD")
-        .arg(config.done_jobs_set())
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    // apalis acknowledges a job (moves it to the done set) after its handler returned, which
+    // is after the outbox row was marked done: wait for the acknowledgement.
+    let mut done: i64 = 0;
+    for _ in 0..100 {
+        done = redis::cmd("SCARD")
+            .arg(config.done_jobs_set())
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if done >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(done >= 1);
     let purged = cleanup::purge_done(redis.clone(), &config, Duration::ZERO)
         .await
