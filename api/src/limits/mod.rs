@@ -3,6 +3,7 @@
 //! memory (a local limit: never fail closed, never a 5xx), through the deadline and back-off of
 //! `orderflow_shared::redis_link`.
 
+pub mod lease;
 pub mod lockout;
 pub mod quota;
 

@@ -1,6 +1,7 @@
 //! Request quotas (GCRA: a token bucket of `burst` requests refilled one every `replenish`),
 //! checked in one Redis round trip (`gcra.lua`, by `EVALSHA`) against keys that every API
-//! instance shares. While Redis is unreachable or slower than `RATE_LIMIT_TIMEOUT_MS`, this
+//! instance shares — per request for an occasional client, per lease of up to 64 requests
+//! for a busy one (`lease.rs`). While Redis is unreachable or slower than `RATE_LIMIT_TIMEOUT_MS`, this
 //! instance's own governor limiter decides instead, with the same quota.
 
 use governor::{
@@ -18,8 +19,10 @@ use redis::aio::ConnectionManager;
 use std::{
     num::NonZeroU32,
     sync::{Arc, Weak},
-    time::Duration,
+    time::{Duration, Instant},
 };
+
+use super::lease::Leases;
 
 /// Which quota a request draws from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +76,8 @@ pub struct Limiter {
     script: redis::Script,
     prefix: String,
     quotas: [RateLimit; 4],
+    /// Requests already counted in Redis, admitted here without asking again.
+    leases: Leases,
     local: [Local; 4],
 }
 
@@ -92,6 +97,7 @@ impl Limiter {
             script: redis::Script::new(include_str!("gcra.lua")),
             prefix: format!("{namespace}:ratelimit"),
             quotas,
+            leases: Leases::default(),
             local: quotas.map(|q| RateLimiter::keyed(governor_quota(q)).with_middleware()),
         });
         tokio::spawn(forget_idle_clients(Arc::downgrade(&limiter)));
@@ -107,10 +113,22 @@ impl Limiter {
         self.quotas[class.index()]
     }
 
-    /// Takes one request from `subject`'s quota of `class`.
+    /// Takes one request from `subject`'s quota of `class`: from this instance's lease when
+    /// it holds one, else from Redis (one round trip, leasing more for a busy client).
     pub async fn check(&self, class: Class, subject: &str) -> Decision {
         let quota = self.quota(class);
         let key = format!("{}:{}:{subject}", self.prefix, class.as_str());
+        let now = Instant::now();
+        if let Some(admitted) = self.leases.take(&key, now) {
+            return Decision {
+                allowed: true,
+                quota,
+                remaining: admitted.remaining,
+                reset: admitted.reset,
+                retry_after: Duration::ZERO,
+            };
+        }
+        let want = self.leases.next_size(&key, quota.burst, now);
         let interval_us = u64::try_from(quota.replenish.as_micros()).unwrap_or(u64::MAX);
         let script = &self.script;
         let answer = self
@@ -120,18 +138,29 @@ impl Limiter {
                     .key(&key)
                     .arg(interval_us)
                     .arg(quota.burst)
+                    .arg(want)
                     .invoke_async::<(i64, i64, i64, i64)>(&mut conn)
                     .await
+                    .map(|answer| (answer, key))
             })
             .await;
         let decision = match answer {
-            Some((allowed, remaining, retry_us, reset_us)) => Decision {
-                allowed: allowed == 1,
-                quota,
-                remaining: u32::try_from(remaining.max(0)).unwrap_or(u32::MAX),
-                reset: micros(reset_us),
-                retry_after: micros(retry_us),
-            },
+            Some(((granted, remaining, retry_us, reset_us), key)) => {
+                let granted = u32::try_from(granted.max(0)).unwrap_or(0);
+                let remaining = u32::try_from(remaining.max(0)).unwrap_or(u32::MAX);
+                let reset = micros(reset_us);
+                if granted > 0 {
+                    self.leases
+                        .granted(&key, want, granted, remaining, reset, now);
+                }
+                Decision {
+                    allowed: granted > 0,
+                    quota,
+                    remaining: remaining + granted.saturating_sub(1),
+                    reset,
+                    retry_after: micros(retry_us),
+                }
+            }
             None => {
                 counter!("orderflow_limits_fallback_total", "limiter" => "rate_limit").increment(1);
                 self.check_locally(class, subject)
@@ -198,5 +227,6 @@ async fn forget_idle_clients(limiter: Weak<Limiter>) {
             local.retain_recent();
             local.shrink_to_fit();
         }
+        limiter.leases.forget_expired(Instant::now());
     }
 }

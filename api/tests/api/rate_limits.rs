@@ -211,3 +211,27 @@ async fn forwarded_for_from_a_trusted_proxy_names_the_client() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test]
+async fn leases_never_admit_more_than_the_shared_quota() {
+    // A busy user's instances lease up to 10 reads at a time from a quota of 200.
+    let a = spawn_app_with(&[
+        ("USER_READ_RATE_LIMIT_BURST", "200"),
+        ("USER_READ_RATE_LIMIT_REPLENISH_MS", "600000"),
+    ])
+    .await;
+    let b = a.second_instance().await;
+    let admin = a.admin().await;
+    let mut allowed = 0;
+    for n in 0..260 {
+        let app = if n % 2 == 0 { &a } else { &b };
+        let response = app.get("/api/v1/products", &admin.token).await;
+        match response.status() {
+            StatusCode::OK => allowed += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    // Never more than the quota; fewer only by leased reads that lapsed unused (≤ 10 each).
+    assert!((180..=200).contains(&allowed), "{allowed} of 200 admitted");
+}
