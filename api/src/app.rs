@@ -13,12 +13,7 @@ use tower_http::{
     timeout::TimeoutLayer,
 };
 
-use crate::{
-    error::ApiError,
-    middleware::{client_ip, request_context, security_headers},
-    openapi, routes,
-    state::AppState,
-};
+use crate::{error::ApiError, middleware::request_context, openapi, routes, state::AppState};
 
 /// Largest request body accepted (413 above).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -38,9 +33,8 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
         // Innermost first: the body limit and timeout sit inside the panic catcher; CORS
-        // answers preflights; security headers go on every response, errors included; the
-        // client's address is resolved once for the rate limits (inside the routes) and the
-        // logs; the request context (id, logs, error contract) wraps everything.
+        // answers preflights; the request context (id, client address, logs, error contract,
+        // security headers) wraps everything, so every response gets them, errors included.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -48,14 +42,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(request_context::panic_response))
         .layer(cors(&settings))
-        .layer(axum::middleware::from_fn(
-            security_headers::security_headers,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             trusted_proxies,
-            client_ip::client_ip,
+            request_context::request_context,
         ))
-        .layer(axum::middleware::from_fn(request_context::request_context))
 }
 
 /// CORS for the configured origins only; none configured means same-origin only.

@@ -5,16 +5,11 @@
 //! that talks to the API directly cannot choose its address by sending the header.
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{ConnectInfo, Request},
     http::{HeaderMap, HeaderName},
-    middleware::Next,
-    response::Response,
 };
 use orderflow_shared::settings::IpNet;
-use std::{
-    net::{IpAddr, Ipv4Addr, SocketAddr},
-    sync::Arc,
-};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
@@ -91,24 +86,18 @@ fn forwarded_values(headers: &HeaderMap) -> Vec<&str> {
         .collect()
 }
 
-/// Adds `ClientIp` to the request and the request's log span.
-pub async fn client_ip(
-    State(trusted): State<Arc<[IpNet]>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// The client of `req` (called once per request by `request_context`, which records it in the
+/// request's extensions and log span).
+pub fn of_request(req: &Request, trusted: &[IpNet]) -> IpAddr {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-    let ip = if trusted.is_empty() {
+    if trusted.is_empty() {
         canonical(peer)
     } else {
-        resolve(peer, forwarded_values(req.headers()).into_iter(), &trusted)
-    };
-    tracing::Span::current().record("client_ip", tracing::field::display(ip));
-    req.extensions_mut().insert(ClientIp(ip));
-    next.run(req).await
+        resolve(peer, forwarded_values(req.headers()).into_iter(), trusted)
+    }
 }
 
 #[cfg(test)]

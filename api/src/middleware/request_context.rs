@@ -4,15 +4,20 @@
 
 use axum::{
     body::Body,
-    extract::{MatchedPath, Request},
+    extract::{MatchedPath, Request, State},
     http::{HeaderName, HeaderValue, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use std::time::Instant;
+use orderflow_shared::settings::IpNet;
+use std::{sync::Arc, time::Instant};
 use tracing::{Instrument, field};
 use uuid::Uuid;
 
+use super::{
+    client_ip::{self, ClientIp},
+    security_headers,
+};
 use crate::error::{ApiError, ErrorContract};
 
 pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -31,7 +36,17 @@ fn is_sane(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
-pub async fn request_context(mut req: Request, next: Next) -> Response {
+/// Also resolves the client's address (`client_ip.rs`: an extension of the request and a
+/// field of its span) and adds the security headers (`security_headers.rs`) to every
+/// response: here, once per request, rather than as two more layers.
+pub async fn request_context(
+    State(trusted_proxies): State<Arc<[IpNet]>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let client = client_ip::of_request(&req, &trusted_proxies);
+    req.extensions_mut().insert(ClientIp(client));
+    let headers_policy = security_headers::Policy::for_request(&req);
     let request_id = req
         .headers()
         .get(&REQUEST_ID_HEADER)
@@ -55,7 +70,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         request_id = %request_id,
         method = %method,
         route = %route,
-        client_ip = field::Empty,
+        client_ip = %client,
         user_id = field::Empty,
     );
     let started = Instant::now();
@@ -82,6 +97,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     response
         .headers_mut()
         .insert(REQUEST_ID_HEADER.clone(), header_value);
+    headers_policy.apply(response.headers_mut());
     response
 }
 

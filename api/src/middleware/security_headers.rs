@@ -12,9 +12,7 @@
 
 use axum::{
     extract::Request,
-    http::{HeaderValue, header},
-    middleware::Next,
-    response::Response,
+    http::{HeaderMap, HeaderValue, header},
 };
 
 pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
@@ -30,31 +28,43 @@ fn is_docs(path: &str) -> bool {
     })
 }
 
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    let docs = is_docs(path);
-    let private = path.starts_with("/api/")
-        || req.headers().contains_key(header::AUTHORIZATION)
-        || req.headers().contains_key(header::COOKIE);
-    let mut response = next.run(req).await;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(if docs { DOCS_CSP } else { API_CSP }),
-    );
-    if private {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+/// Which headers a response gets, decided from its request.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    docs: bool,
+    private: bool,
+}
+
+impl Policy {
+    pub fn for_request(req: &Request) -> Self {
+        let path = req.uri().path();
+        Self {
+            docs: is_docs(path),
+            private: path.starts_with("/api/")
+                || req.headers().contains_key(header::AUTHORIZATION)
+                || req.headers().contains_key(header::COOKIE),
+        }
     }
-    response
+
+    /// Adds the headers (called once per response by `request_context`).
+    pub fn apply(self, headers: &mut HeaderMap) {
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(if self.docs { DOCS_CSP } else { API_CSP }),
+        );
+        if self.private {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+    }
 }
 
 #[cfg(test)]
