@@ -31,7 +31,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 COPY --from=build /src/target/release/orderflow-api /src/target/release/orderflow-worker /usr/local/bin/
 USER 10001:10001
 ENV APP_HOST=0.0.0.0 LOG_FORMAT=json
-EXPOSE 8000 9001
+EXPOSE 8000 9000 9001
 # The API's liveness; the worker's service overrides it (port 9001) in compose.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${APP_PORT:-8000} && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q ' 200 ' <&3"]

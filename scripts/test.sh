@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test against real PostgreSQL and Redis (started if needed), after checking that
-# the migrations go up, down and up again.
+# the migrations go up, down and up again, the deployment and monitoring files, and the API
+# against its OpenAPI document (schemathesis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/services.sh
@@ -24,6 +25,13 @@ DATABASE_URL="$TEST_PG_BASE_URL/$scratch" ./target/debug/orderflow-api db drop
 
 log "deployment files: Kubernetes schemas, docker-compose config, lint"
 scripts/check-deploy.sh
+
+log "monitoring files: promtool, rule unit tests, dashboard lint"
+scripts/check-monitoring.sh
+
+log "API conformance: schemathesis, raised and default rate limits (bounded, fixed seed)"
+scripts/schemathesis.sh --quick
+scripts/schemathesis.sh --quick --default-limits
 
 log "running tests"
 if [[ $# -gt 0 ]]; then

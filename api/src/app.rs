@@ -22,7 +22,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let (api, mut spec) = openapi::api_router(&state).split_for_parts();
-    openapi::document_layers(&mut spec);
+    openapi::complete(&mut spec);
     let trusted_proxies: Arc<[IpNet]> = settings.limits.trusted_proxies.clone().into();
 
     Router::new()

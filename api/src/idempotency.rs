@@ -29,10 +29,12 @@ pub fn key_from(headers: &HeaderMap) -> Result<Option<String>> {
 }
 
 pub fn in_flight() -> ApiError {
+    crate::metrics::idempotency("in_progress");
     ApiError::Conflict("A request with this Idempotency-Key is still being processed".into())
 }
 
 pub fn mismatch() -> ApiError {
+    crate::metrics::idempotency("conflict");
     ApiError::Validation {
         detail: "Idempotency-Key was already used with a different request".into(),
         errors: vec![orderflow_shared::domain::FieldError::new(
@@ -44,6 +46,7 @@ pub fn mismatch() -> ApiError {
 
 /// The stored response again, marked `Idempotent-Replayed: true`.
 pub fn replay(stored: StoredResponse) -> Response {
+    crate::metrics::idempotency("replayed");
     let status = StatusCode::from_u16(stored.status_code as u16).unwrap_or(StatusCode::OK);
     let mut response = (status, Json(stored.response_body)).into_response();
     let headers = response.headers_mut();

@@ -50,6 +50,7 @@ async fn publish(conn: ConnectionManager, channel: String, pending: std::sync::W
         )
         .await;
         if !matches!(sent, Ok(Ok(_))) {
+            orderflow_shared::metrics::redis_error("outbox_wake");
             tracing::debug!("outbox wake-up not published; the sweep's tick will dispatch");
             tokio::time::sleep(PUBLISH_TIMEOUT).await;
         }

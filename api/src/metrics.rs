@@ -1,5 +1,9 @@
-//! The API's own metrics. Labels are bounded: `route` is the matched route template
-//! (`/api/v1/customers/{id}`), never the raw path.
+//! The API's own metrics and the listener that serves them (`API_METRICS_PORT`), apart from
+//! the public router. Labels are bounded: `route` is the matched route template
+//! (`/api/v1/customers/{id}`), never the raw path. docs/metrics.md lists every name.
+
+use axum::{Router, http::header, response::IntoResponse, routing::get};
+use tokio::{net::TcpListener, sync::watch};
 
 /// Counts a finished request and records its latency.
 pub fn record_request(method: &str, route: &str, status: u16, seconds: f64) {
@@ -17,7 +21,91 @@ pub fn record_request(method: &str, route: &str, status: u16, seconds: f64) {
     .record(seconds);
 }
 
+/// `orderflow_http_requests_in_flight` up while this lives (a request the client abandons
+/// drops it too).
+pub struct InFlight(());
+
+impl InFlight {
+    pub fn start() -> Self {
+        metrics::gauge!("orderflow_http_requests_in_flight").increment(1.0);
+        Self(())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("orderflow_http_requests_in_flight").decrement(1.0);
+    }
+}
+
+/// The API's labelled counters at 0 (see `orderflow_shared::metrics::zero`).
+pub fn register() {
+    use orderflow_shared::metrics::{register_shared, zero};
+    register_shared();
+    metrics::counter!("orderflow_orders_created_total").absolute(0);
+    metrics::counter!("orderflow_login_lockouts_total").absolute(0);
+    metrics::counter!("orderflow_password_hash_rejected_total").absolute(0);
+    metrics::gauge!("orderflow_http_requests_in_flight").set(0.0);
+    zero(
+        "orderflow_idempotency_total",
+        "outcome",
+        &["replayed", "conflict", "in_progress"],
+    );
+    zero(
+        "orderflow_rate_limited_total",
+        "limiter",
+        &["auth", "anonymous", "user_write", "user_read"],
+    );
+    zero(
+        "orderflow_limits_fallback_total",
+        "limiter",
+        &["rate_limit", "login_lockout"],
+    );
+    zero(
+        "orderflow_logins_total",
+        "outcome",
+        &["success", "failure", "inactive", "locked"],
+    );
+    zero(
+        "orderflow_redis_errors_total",
+        "component",
+        &["rate_limit", "login_lockout", "outbox_wake"],
+    );
+}
+
 /// Counts an order placed (not a replay).
 pub fn order_created() {
     metrics::counter!("orderflow_orders_created_total").increment(1);
+}
+
+/// An Idempotency-Key seen again: "replayed", "conflict" (another payload) or "in_progress".
+pub fn idempotency(outcome: &'static str) {
+    metrics::counter!("orderflow_idempotency_total", "outcome" => outcome).increment(1);
+}
+
+/// `GET /metrics` in the Prometheus text format.
+pub fn router() -> Router {
+    Router::new().route(
+        "/metrics",
+        get(|| async {
+            (
+                [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                orderflow_shared::metrics::render(),
+            )
+                .into_response()
+        }),
+    )
+}
+
+/// Serves `router()` until `stop` turns true.
+pub async fn serve(listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    let shutdown = async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    if let Err(e) = axum::serve(listener, router())
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "metrics listener failed");
+    }
 }

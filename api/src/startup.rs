@@ -17,6 +17,8 @@ use crate::{
 
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics` only (`API_METRICS_PORT`).
+    metrics_listener: TcpListener,
     router: Router,
     state: AppState,
     /// Stops the background tasks (the user-change listener) when serving ends.
@@ -51,6 +53,8 @@ impl Application {
         let redis = redis::Client::open(settings.redis_url()).context("REDIS_URL")?;
         let conn = orderflow_shared::dispatch::redis_connection(&settings).context("REDIS_URL")?;
         orderflow_shared::metrics::install();
+        orderflow_shared::metrics::build_info("api");
+        crate::metrics::register();
 
         let users = user_cache::UserCache::new();
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -88,8 +92,18 @@ impl Application {
         let listener = TcpListener::bind(&addr)
             .await
             .with_context(|| format!("binding {addr}"))?;
+        let metrics_addr = format!("{}:{}", state.settings.host, state.settings.metrics_port);
+        let metrics_listener = TcpListener::bind(&metrics_addr)
+            .await
+            .with_context(|| format!("binding {metrics_addr} (API_METRICS_PORT)"))?;
+        tokio::spawn(orderflow_shared::metrics::sampler::run(
+            state.db.clone(),
+            state.settings.database_max_connections as usize,
+            stop.subscribe(),
+        ));
         Ok(Self {
             listener,
+            metrics_listener,
             router,
             state,
             stop,
@@ -98,6 +112,13 @@ impl Application {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Where `/metrics` is served.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_listener
             .local_addr()
             .expect("bound listener has an address")
     }
@@ -116,7 +137,15 @@ impl Application {
         self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        tracing::info!(addr = %self.local_addr(), "OrderFlow API listening");
+        tracing::info!(
+            addr = %self.local_addr(),
+            metrics_addr = %self.metrics_addr(),
+            "OrderFlow API listening"
+        );
+        let metrics = tokio::spawn(crate::metrics::serve(
+            self.metrics_listener,
+            self.stop.subscribe(),
+        ));
         let served = axum::serve(
             self.listener,
             self.router
@@ -125,6 +154,7 @@ impl Application {
         .with_graceful_shutdown(signal)
         .await;
         let _ = self.stop.send(true);
+        let _ = metrics.await;
         served
     }
 }

@@ -83,6 +83,8 @@ impl Env {
 pub struct Process {
     pub name: String,
     pub port: u16,
+    /// Where `/metrics` is served: the API's own metrics port; the worker's only port.
+    pub metrics_port: u16,
     child: Child,
     pid: u32,
 }
@@ -125,7 +127,20 @@ impl Process {
     }
 
     pub async fn api(cfg: &Config, env: &Env, name: &str) -> anyhow::Result<Self> {
-        Self::start(cfg, env, "orderflow-api", &["serve"], name, "APP_PORT", &[]).await
+        let metrics_port = free_port()?;
+        let extra = [("API_METRICS_PORT", metrics_port.to_string())];
+        let mut api = Self::start(
+            cfg,
+            env,
+            "orderflow-api",
+            &["serve"],
+            name,
+            "APP_PORT",
+            &extra,
+        )
+        .await?;
+        api.metrics_port = metrics_port;
+        Ok(api)
     }
 
     pub async fn worker(cfg: &Config, env: &Env, name: &str) -> anyhow::Result<Self> {
@@ -160,6 +175,7 @@ impl Process {
         let process = Self {
             name: name.into(),
             port,
+            metrics_port: port,
             child,
             pid,
         };
@@ -169,6 +185,10 @@ impl Process {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}/metrics", self.metrics_port)
     }
 
     async fn wait_healthy(&self, path: &str) -> anyhow::Result<()> {

@@ -258,7 +258,7 @@ async fn limits(
 
 /// Hits / (hits + misses) from the API's `/metrics`, if it exports them.
 async fn cache_hit_ratio(api: &Process) -> Option<f64> {
-    let text = reqwest::get(format!("{}/metrics", api.url()))
+    let text = reqwest::get(api.metrics_url())
         .await
         .ok()?
         .text()

@@ -46,6 +46,15 @@ pub struct Queues {
     configs: Vec<(JobKind, Config)>,
 }
 
+/// One queue's jobs in Redis by state (`Queues::depths`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub kind: JobKind,
+    pub scheduled: usize,
+    pub ready: usize,
+    pub running: usize,
+}
+
 /// A Redis connection that connects on first use and reconnects by itself, so neither binary
 /// needs Redis up to start.
 pub fn redis_connection(settings: &Settings) -> redis::RedisResult<ConnectionManager> {
@@ -98,12 +107,63 @@ impl Queues {
         let mut conn = self.conn.clone();
         let counts: Vec<usize> = tokio::time::timeout(PUSH_TIMEOUT, pipe.query_async(&mut conn))
             .await
-            .map_err(|_| anyhow::anyhow!("redis timed out"))??;
+            .map_err(|_| anyhow::anyhow!("redis timed out"))
+            .and_then(|r| r.map_err(anyhow::Error::from))
+            .inspect_err(|_| crate::metrics::redis_error("dispatch"))?;
         Ok(self
             .configs
             .iter()
             .zip(counts.chunks(2))
             .map(|((kind, _), c)| (*kind, c.iter().sum()))
+            .collect())
+    }
+
+    /// Jobs per queue and state, for `orderflow_queue_jobs`: scheduled (a future run time:
+    /// retries with backoff), ready (due, waiting for a worker) and running (held by a
+    /// worker). Two round trips: the counts and worker names, then each worker's in-flight set.
+    pub async fn depths(&self) -> anyhow::Result<Vec<QueueDepth>> {
+        let mut pipe = redis::pipe();
+        for (_, config) in &self.configs {
+            pipe.cmd("ZCARD")
+                .arg(config.scheduled_jobs_set())
+                .cmd("LLEN")
+                .arg(config.active_jobs_list())
+                .cmd("ZRANGE")
+                .arg(config.workers_set())
+                .arg(0)
+                .arg(-1);
+        }
+        type Counts = Vec<(usize, usize, Vec<String>)>;
+        let mut conn = self.conn.clone();
+        let counts: Counts = tokio::time::timeout(PUSH_TIMEOUT, pipe.query_async(&mut conn))
+            .await
+            .map_err(|_| anyhow::anyhow!("redis timed out"))??;
+        let mut running = redis::pipe();
+        for ((_, config), (_, _, workers)) in self.configs.iter().zip(&counts) {
+            for worker in workers {
+                running
+                    .cmd("SCARD")
+                    .arg(format!("{}:{worker}", config.inflight_jobs_set()));
+            }
+        }
+        let held: Vec<usize> = if counts.iter().all(|(_, _, w)| w.is_empty()) {
+            Vec::new()
+        } else {
+            tokio::time::timeout(PUSH_TIMEOUT, running.query_async(&mut conn))
+                .await
+                .map_err(|_| anyhow::anyhow!("redis timed out"))??
+        };
+        let mut held = held.into_iter();
+        Ok(self
+            .configs
+            .iter()
+            .zip(counts)
+            .map(|((kind, _), (scheduled, ready, workers))| QueueDepth {
+                kind: *kind,
+                scheduled,
+                ready,
+                running: held.by_ref().take(workers.len()).sum(),
+            })
             .collect())
     }
 
@@ -237,6 +297,7 @@ async fn dispatch_claimed(
         match queues.push_all(kind, &batch).await {
             Ok(()) => pushed.extend(batch.iter().map(|r| r.id)),
             Err(e) => {
+                crate::metrics::redis_error("dispatch");
                 failure = Some(e);
                 break;
             }
@@ -250,6 +311,11 @@ async fn dispatch_claimed(
     }
     tx.commit().await?;
     metrics::counter!("orderflow_outbox_dispatched_total").increment(pushed.len() as u64);
+    let now = chrono::Utc::now();
+    for row in rows.iter().filter(|r| pushed.contains(&r.id)) {
+        let lag = (now - row.available_at).num_milliseconds().max(0) as f64 / 1000.0;
+        metrics::histogram!("orderflow_outbox_dispatch_lag_seconds").record(lag);
+    }
     match failure {
         Some(e) if pushed.is_empty() => Err(e),
         Some(e) => {

@@ -17,7 +17,8 @@ pub struct RedisLink {
     conn: ConnectionManager,
     timeout: Duration,
     bypass_until: Mutex<Option<Instant>>,
-    /// The feature, for the logs ("cache", "rate limit", …).
+    /// The feature, for the logs and `orderflow_redis_errors_total{component}` ("cache",
+    /// "rate_limit", "login_lockout").
     what: &'static str,
 }
 
@@ -52,8 +53,9 @@ impl RedisLink {
         }
     }
 
-    /// Starts (or extends) the back-off; logs once per back-off.
+    /// Starts (or extends) the back-off; logs once per back-off; counts every failure.
     pub fn failed(&self, operation: &str, error: &str) {
+        crate::metrics::redis_error(self.what);
         let mut until = self.bypass_until.lock().expect("redis link lock");
         if until.is_none() {
             tracing::warn!(

@@ -154,6 +154,9 @@ pub struct Settings {
     pub app_env: AppEnv,
     pub host: String,
     pub port: u16,
+    /// The API's Prometheus listener (`API_METRICS_PORT`, on `APP_HOST`), apart from the
+    /// public port so `/metrics` is never exposed with the API.
+    pub metrics_port: u16,
     pub database_url: SecretString,
     pub database_max_connections: u32,
     pub database_acquire_timeout: Duration,
@@ -275,6 +278,8 @@ impl Settings {
             app_env,
             host: parse("APP_HOST", "127.0.0.1")?,
             port: u16::try_from(num("APP_PORT", 8000)?).context("APP_PORT is out of range")?,
+            metrics_port: u16::try_from(num("API_METRICS_PORT", 9000)?)
+                .context("API_METRICS_PORT is out of range")?,
             database_url: parse(
                 "DATABASE_URL",
                 "postgres://postgres:postgres@127.0.0.1:5432/orderflow",

@@ -71,6 +71,8 @@ impl Worker {
             .await
             .with_context(|| format!("binding {addr} (WORKER_HOST/WORKER_PORT)"))?;
         orderflow_shared::metrics::install();
+        orderflow_shared::metrics::build_info("worker");
+        metrics::register();
         let ctx = JobContext {
             db,
             mailer,
@@ -148,6 +150,16 @@ impl Worker {
                     settings.jobs.outbox_sweep_interval,
                     settings.jobs.redispatch_after,
                 ),
+                stop_rx.clone(),
+            )),
+            tokio::spawn(orderflow_shared::metrics::sampler::run(
+                ctx.db.clone(),
+                settings.database_max_connections as usize,
+                stop_rx.clone(),
+            )),
+            tokio::spawn(metrics::sample(
+                ctx.db.clone(),
+                ctx.queues.clone(),
                 stop_rx.clone(),
             )),
             tokio::spawn(cleanup::run(

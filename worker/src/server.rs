@@ -18,7 +18,7 @@ pub fn router(worker_name: String) -> Router {
             get(|| async {
                 (
                     [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    orderflow_shared::metrics::install().render(),
+                    orderflow_shared::metrics::render(),
                 )
                     .into_response()
             }),

@@ -11,10 +11,7 @@
 //! output is only useful where workers run, and API instances stay request-only and can scale
 //! independently. `FOR UPDATE SKIP LOCKED` lets several workers sweep at once.
 
-use orderflow_shared::{
-    db::{Pool, outbox},
-    dispatch,
-};
+use orderflow_shared::{db::Pool, dispatch};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::{Notify, watch};
 
@@ -54,6 +51,7 @@ pub async fn run(
             _ = recheck => false,
             _ = stop.changed() => return,
         };
+        metrics::sweep(if ticked { "timer" } else { "wake" });
         backlog = queues
             .with_room()
             .await
@@ -76,9 +74,6 @@ pub async fn run(
                 failing = true;
             }
             Err(_) => {}
-        }
-        if ticked && let Ok(backlog) = outbox::count_undispatched(&db).await {
-            metrics::outbox_backlog(backlog);
         }
     }
 }

@@ -40,7 +40,7 @@ impl LoginGuard {
         timeout: Duration,
     ) -> Self {
         Self {
-            link: RedisLink::new(conn, timeout, "login lockout"),
+            link: RedisLink::new(conn, timeout, "login_lockout"),
             prefix: format!("{namespace}:login"),
             settings,
             local: Mutex::new(HashMap::new()),

@@ -93,7 +93,7 @@ impl Limiter {
         });
         let limiter = Arc::new(Self {
             enabled: settings.enabled,
-            link: RedisLink::new(conn, settings.redis_timeout, "rate limit"),
+            link: RedisLink::new(conn, settings.redis_timeout, "rate_limit"),
             script: redis::Script::new(include_str!("gcra.lua")),
             prefix: format!("{namespace}:ratelimit"),
             quotas,

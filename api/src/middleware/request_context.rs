@@ -74,6 +74,7 @@ pub async fn request_context(
         user_id = field::Empty,
     );
     let started = Instant::now();
+    let in_flight = crate::metrics::InFlight::start();
     let response = REQUEST_ID
         .scope(request_id, async move {
             let response = next.run(req).await;
@@ -92,6 +93,7 @@ pub async fn request_context(
         }
     });
     crate::metrics::record_request(method.as_str(), &route, status, latency_ms / 1000.0);
+    drop(in_flight);
 
     let mut response = response;
     response

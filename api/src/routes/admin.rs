@@ -7,7 +7,7 @@ use orderflow_shared::{
         audit::{AuditEntry, AuditFilter},
         dead_jobs::DeadJob,
     },
-    domain::Paged,
+    domain::{Paged, Validator, text},
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -146,11 +146,16 @@ async fn audit_log(
 ) -> Result<Json<Paged<AuditEntry>>> {
     user.require_admin()?;
     let page = super::page(q.page, q.page_size)?;
+    let mut v = Validator::new();
+    let storable = |s: String| text::storable(&s).map(str::to_owned);
+    let entity_type = v.check_opt("entity_type", q.entity_type, storable);
+    let action = v.check_opt("action", q.action, storable);
+    v.finish().map_err(ApiError::invalid)?;
     let filter = AuditFilter {
         actor_user_id: q.actor_user_id,
-        entity_type: q.entity_type,
+        entity_type,
         entity_id: q.entity_id,
-        action: q.action,
+        action,
     };
     let (rows, total) = db::audit::list(&state.db, &filter, page).await?;
     Ok(Json(Paged::new(rows, page, total)))

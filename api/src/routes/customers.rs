@@ -120,8 +120,13 @@ async fn list_customers(
 ) -> Result<Json<Paged<Customer>>> {
     user.require_staff()?;
     let page = super::page(q.page, q.page_size)?;
+    let mut v = Validator::new();
+    let email = v.check_opt("email", q.email, |e| {
+        text::storable(&e).map(|e| e.trim().to_lowercase())
+    });
+    v.finish().map_err(ApiError::invalid)?;
     let filter = CustomerFilter {
-        email: q.email.map(|e| e.trim().to_lowercase()),
+        email,
         is_active: q.is_active,
         tier: q.tier,
     };

@@ -1,7 +1,7 @@
-//! `/health` (liveness: no dependencies), `/ready` (PostgreSQL and Redis reachable) and
-//! `/metrics` (Prometheus exposition).
+//! `/health` (liveness: no dependencies) and `/ready` (PostgreSQL and Redis reachable).
+//! `/metrics` has its own listener (`crate::metrics`).
 
-use axum::{Json, Router, extract::State, http::header, response::IntoResponse, routing::get};
+use axum::{Json, Router, extract::State, routing::get};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -16,7 +16,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
 }
 
 async fn health() -> Json<Value> {
@@ -53,11 +52,4 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>> {
             down.join(", ")
         )))
     }
-}
-
-async fn metrics() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        orderflow_shared::metrics::install().render(),
-    )
 }

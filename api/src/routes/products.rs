@@ -12,7 +12,6 @@ use orderflow_shared::{
     db::{self, products::Product},
     domain::{Paged, Price, Validator, sku, text},
 };
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::time::Instant;
 use utoipa::{IntoParams, ToSchema};
@@ -41,8 +40,9 @@ pub struct CreateProductRequest {
     #[schema(example = "Mechanical keyboard")]
     pub name: String,
     /// Decimal string, > 0, at most 2 places.
-    #[schema(value_type = String, example = "89.90")]
-    pub price: Decimal,
+    /// A decimal string: up to 10 integer digits, up to 2 decimals, greater than 0.
+    #[schema(example = "89.90")]
+    pub price: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -50,8 +50,9 @@ pub struct CreateProductRequest {
 pub struct UpdateProductRequest {
     pub sku: Option<String>,
     pub name: Option<String>,
-    #[schema(value_type = Option<String>, example = "79.90")]
-    pub price: Option<Decimal>,
+    /// As in creation.
+    #[schema(example = "79.90")]
+    pub price: Option<String>,
     pub is_active: Option<bool>,
 }
 
@@ -87,7 +88,7 @@ async fn create_product(
     let mut v = Validator::new();
     let sku = v.check("sku", sku::parse(&req.sku));
     let name = v.check("name", text::required(&req.name, 200));
-    let price = v.check("price", Price::parse(req.price));
+    let price = v.check("price", Price::parse_str(&req.price));
     v.finish().map_err(ApiError::invalid)?;
     let mut tx = state.db.begin().await?;
     let product = db::products::insert(
@@ -205,7 +206,7 @@ async fn update_product(
     let mut v = Validator::new();
     let sku = v.check_opt("sku", req.sku, |s| sku::parse(&s));
     let name = v.check_opt("name", req.name, |n| text::required(&n, 200));
-    let price = v.check_opt("price", req.price, Price::parse);
+    let price = v.check_opt("price", req.price, |p| Price::parse_str(&p));
     v.finish().map_err(ApiError::invalid)?;
     let mut tx = state.db.begin().await?;
     let before = db::products::get_for_update(&mut *tx, id)

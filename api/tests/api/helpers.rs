@@ -19,6 +19,7 @@ pub fn test_settings(db_name: &str, overrides: &[(&str, &str)]) -> Settings {
     let mut vars: HashMap<String, String> = [
         ("APP_ENV", "test".to_string()),
         ("APP_PORT", "0".to_string()),
+        ("API_METRICS_PORT", "0".to_string()),
         ("DATABASE_URL", format!("{}/{db_name}", pg_base())),
         ("DATABASE_MAX_CONNECTIONS", "5".to_string()),
         ("REDIS_URL", redis_url()),
@@ -50,6 +51,8 @@ pub async fn create_database() -> TestDatabase {
 
 pub struct TestApp {
     pub address: String,
+    /// The metrics listener (`API_METRICS_PORT`), e.g. `http://127.0.0.1:41234`.
+    pub metrics_address: String,
     pub client: Client,
     pub db: Pool,
     pub namespace: String,
@@ -90,6 +93,7 @@ async fn start_instance(settings: Settings, database: Option<TestDatabase>) -> T
         .await
         .expect("app builds");
     let address = format!("http://{}", app.local_addr());
+    let metrics_address = format!("http://{}", app.metrics_addr());
     let db = app.state().db.clone();
     let users = app.state().users.clone();
     let (tx, rx) = oneshot::channel::<()>();
@@ -98,6 +102,7 @@ async fn start_instance(settings: Settings, database: Option<TestDatabase>) -> T
     }));
     TestApp {
         address,
+        metrics_address,
         client: Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

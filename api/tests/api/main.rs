@@ -14,6 +14,8 @@ mod ops;
 mod orders_change;
 mod orders_create;
 mod orders_read;
+mod owasp_access;
+mod owasp_input;
 mod products;
 mod query_counts;
 mod rate_limits;

@@ -211,9 +211,12 @@ async fn metrics_count_requests_by_route_template() {
     let app = spawn_app().await;
     let admin = app.admin().await;
     app.get("/api/v1/customers/123456", &admin.token).await;
+    // Not on the public port: only on the metrics listener.
+    let public = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
     let text = app
         .client
-        .get(app.url("/metrics"))
+        .get(format!("{}/metrics", app.metrics_address))
         .send()
         .await
         .unwrap()
@@ -228,6 +231,19 @@ async fn metrics_count_requests_by_route_template() {
         "{text}"
     );
     assert!(text.contains("orderflow_http_request_duration_seconds_bucket"));
+    for name in [
+        "orderflow_build_info{",
+        "orderflow_http_requests_in_flight",
+        "orderflow_db_pool_acquire_seconds_bucket",
+        "orderflow_db_pool_max_connections",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "{name} missing:\n{text}"
+        );
+    }
 }
 
 #[tokio::test]

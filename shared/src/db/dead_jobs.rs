@@ -76,3 +76,10 @@ pub async fn mark_retried(db: impl PgExecutor<'_>, id: i64, by: i64) -> sqlx::Re
         .await?;
     Ok(())
 }
+
+/// Dead jobs nobody has replayed yet (`orderflow_dead_jobs`).
+pub async fn count_open(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM dead_jobs WHERE retried_at IS NULL")
+        .fetch_one(db)
+        .await
+}

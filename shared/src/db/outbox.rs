@@ -14,6 +14,8 @@ pub struct OutboxRow {
     pub kind: String,
     pub payload: Value,
     pub created_at: DateTime<Utc>,
+    /// When it became due (`created_at`, or later for delayed jobs): dispatch lag runs from here.
+    pub available_at: DateTime<Utc>,
 }
 
 /// Adds a job to the outbox, due now or at `available_at`.
@@ -72,7 +74,7 @@ pub async fn claim_due(
     limit: i64,
 ) -> sqlx::Result<Vec<OutboxRow>> {
     sqlx::query_as(
-        "SELECT id, kind, payload, created_at FROM outbox \
+        "SELECT id, kind, payload, created_at, available_at FROM outbox \
          WHERE dispatched_at IS NULL AND available_at <= now() AND kind = ANY($1) \
          ORDER BY available_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
     )
@@ -92,7 +94,7 @@ pub async fn claim_stale(
     limit: i64,
 ) -> sqlx::Result<Vec<OutboxRow>> {
     sqlx::query_as(
-        "SELECT id, kind, payload, created_at FROM outbox \
+        "SELECT id, kind, payload, created_at, available_at FROM outbox \
          WHERE dispatched_at IS NOT NULL AND completed_at IS NULL AND kind = ANY($1) \
          AND greatest(dispatched_at, last_attempt_at) < now() - make_interval(secs => $2) \
          ORDER BY dispatched_at LIMIT $3 FOR UPDATE SKIP LOCKED",
@@ -168,15 +170,6 @@ pub async fn reset_for_retry(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<b
     Ok(done.rows_affected() == 1)
 }
 
-/// Rows waiting for dispatch (for the backlog gauge).
-pub async fn count_undispatched(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM outbox WHERE dispatched_at IS NULL AND available_at <= now()",
-    )
-    .fetch_one(db)
-    .await
-}
-
 /// Deletes completed rows older than `days` (dead ones are kept while a dead_jobs row points
 /// at them, which `ON DELETE SET NULL` allows anyway).
 pub async fn delete_completed_before(db: impl PgExecutor<'_>, days: i64) -> sqlx::Result<u64> {
@@ -187,4 +180,16 @@ pub async fn delete_completed_before(db: impl PgExecutor<'_>, days: i64) -> sqlx
     .execute(db)
     .await?
     .rows_affected())
+}
+
+/// Rows due and not yet dispatched, and the age in seconds of the oldest (0 when none): the
+/// outbox gauges. Uses the partial index of undispatched rows.
+pub async fn pending_stats(db: impl PgExecutor<'_>) -> sqlx::Result<(i64, f64)> {
+    sqlx::query_as(
+        "SELECT count(*), \
+                COALESCE(EXTRACT(EPOCH FROM now() - min(available_at))::float8, 0) \
+         FROM outbox WHERE dispatched_at IS NULL AND available_at <= now()",
+    )
+    .fetch_one(db)
+    .await
 }

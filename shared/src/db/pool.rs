@@ -33,8 +33,11 @@ use sqlx::{
 use sqlx_core::transaction::TransactionManager;
 use std::{
     ops::{Deref, DerefMut},
-    sync::{Arc, Mutex},
-    time::Duration,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -50,6 +53,17 @@ struct Inner {
     slots: Arc<Semaphore>,
     max: usize,
     acquire_timeout: Duration,
+    /// Acquires waiting for a slot right now (`orderflow_db_pool_waiting`).
+    waiting: AtomicUsize,
+}
+
+/// What the pool holds at one moment (`metrics::sampler` exports it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub in_use: usize,
+    pub idle: usize,
+    pub max: usize,
+    pub waiting: usize,
 }
 
 impl Pool {
@@ -62,6 +76,7 @@ impl Pool {
                 slots: Arc::new(Semaphore::new(max.max(1) as usize)),
                 max: max.max(1) as usize,
                 acquire_timeout,
+                waiting: AtomicUsize::new(0),
             }),
         }
     }
@@ -70,10 +85,26 @@ impl Pool {
     /// acquire timeout (`sqlx::Error::PoolTimedOut` after).
     pub async fn acquire(&self) -> Result<Conn, Error> {
         let inner = &self.inner;
-        let slot = tokio::time::timeout(inner.acquire_timeout, inner.slots.clone().acquire_owned())
-            .await
-            .map_err(|_| Error::PoolTimedOut)?
-            .map_err(|_| Error::PoolClosed)?;
+        let started = Instant::now();
+        let slot = match inner.slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                inner.waiting.fetch_add(1, Ordering::Relaxed);
+                let waited = tokio::time::timeout(
+                    inner.acquire_timeout,
+                    inner.slots.clone().acquire_owned(),
+                )
+                .await;
+                inner.waiting.fetch_sub(1, Ordering::Relaxed);
+                match waited {
+                    Ok(slot) => slot.map_err(|_| Error::PoolClosed)?,
+                    Err(_) => {
+                        metrics::counter!("orderflow_db_pool_acquire_timeouts_total").increment(1);
+                        return Err(Error::PoolTimedOut);
+                    }
+                }
+            }
+        };
         let idle = inner.idle.lock().expect("pool lock").pop();
         let conn = match idle {
             Some(conn) => conn,
@@ -84,6 +115,8 @@ impl Pool {
             .await
             .map_err(|_| Error::PoolTimedOut)??,
         };
+        metrics::histogram!("orderflow_db_pool_acquire_seconds")
+            .record(started.elapsed().as_secs_f64());
         Ok(Conn {
             conn: Some(conn),
             pool: self.inner.clone(),
@@ -103,6 +136,16 @@ impl Pool {
     /// Connections open now (idle or in use).
     pub fn size(&self) -> usize {
         self.inner.max - self.inner.slots.available_permits() + self.num_idle()
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let idle = self.num_idle();
+        PoolStats {
+            in_use: self.inner.max - self.inner.slots.available_permits(),
+            idle,
+            max: self.inner.max,
+            waiting: self.inner.waiting.load(Ordering::Relaxed),
+        }
     }
 
     pub fn num_idle(&self) -> usize {

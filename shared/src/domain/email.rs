@@ -9,25 +9,33 @@ pub struct Email(String);
 impl Email {
     pub const MAX_LEN: usize = 254;
 
+    /// Trims surrounding whitespace and lower-cases. The address is plain ASCII: 1..=64
+    /// visible characters but `@`, then `@`, then dot-separated labels (at least two) of
+    /// visible characters but `@` and `.`; at most `MAX_LEN` characters as sent.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let email = raw.trim().to_lowercase();
         let invalid = || "is not a valid email address".to_string();
-        if email.is_empty() || email.len() > Self::MAX_LEN {
+        if raw.chars().count() > Self::MAX_LEN {
             return Err(invalid());
         }
-        if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid());
-        }
+        let email = raw.trim();
+        let visible = |c: char| c.is_ascii_graphic() && c != '@';
         let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+        let local_ok = (1..=64).contains(&local.len()) && local.chars().all(visible);
+        let mut labels = domain.split('.');
         let domain_ok = domain.contains('.')
-            && !domain.contains('@')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..");
-        if local.is_empty() || local.len() > 64 || !domain_ok {
+            && labels.all(|l| !l.is_empty() && l.chars().all(|c| visible(c) && c != '.'));
+        if !local_ok || !domain_ok {
             return Err(invalid());
         }
-        Ok(Self(email))
+        Ok(Self(email.to_ascii_lowercase()))
+    }
+
+    /// `parse` as a pattern for the OpenAPI document (with `maxLength: MAX_LEN`).
+    pub fn pattern() -> String {
+        let ws = super::patterns::WHITESPACE;
+        let local = r"[\x21-\x3F\x41-\x7E]";
+        let label = r"[\x21-\x2D\x2F-\x3F\x41-\x7E]+";
+        format!("^[{ws}]*{local}{{1,64}}@{label}(\\.{label})+[{ws}]*$")
     }
 
     pub fn as_str(&self) -> &str {
@@ -63,6 +71,7 @@ mod tests {
     #[test]
     fn rejects_invalid_addresses() {
         let too_long = format!("{}@example.com", "a".repeat(250));
+        let long_local = format!("{}@example.com", "a".repeat(65));
         for raw in [
             "",
             "   ",
@@ -75,6 +84,9 @@ mod tests {
             "ada@.example.com",
             "a da@example.com",
             too_long.as_str(),
+            long_local.as_str(),
+            "josé@example.com",
+            "ada@exa mple.com",
         ] {
             assert!(Email::parse(raw).is_err(), "{raw:?} should be rejected");
         }

@@ -7,6 +7,7 @@ pub mod money;
 pub mod order;
 pub mod paging;
 pub mod password;
+pub mod patterns;
 pub mod retry;
 pub mod role;
 pub mod sku;

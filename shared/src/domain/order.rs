@@ -50,13 +50,8 @@ pub fn validate_items(
             ));
         }
     }
-    if let Some(notes) = notes
-        && notes.chars().count() > MAX_NOTES_CHARS
-    {
-        errors.push(FieldError::new(
-            "notes",
-            format!("must be at most {MAX_NOTES_CHARS} characters"),
-        ));
+    if let Some(Err(problem)) = notes.map(check_notes) {
+        errors.push(FieldError::new("notes", problem));
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -88,6 +83,14 @@ pub fn validate_items(
         )]);
     }
     Ok(merged)
+}
+
+/// Notes: at most `MAX_NOTES_CHARS` characters, storable (no NUL).
+pub fn check_notes(notes: &str) -> Result<(), String> {
+    if notes.chars().count() > MAX_NOTES_CHARS {
+        return Err(format!("must be at most {MAX_NOTES_CHARS} characters"));
+    }
+    super::text::storable(notes).map(|_| ())
 }
 
 fn clamp(quantity: i64) -> i32 {
@@ -211,6 +214,7 @@ mod tests {
                 None,
                 Err(vec!["items"]),
             ),
+            (vec![item(1, 1)], Some("a\u{0}b"), Err(vec!["notes"])),
         ];
         for (items, notes, expected) in cases {
             let result = validate_items(&items, notes);

@@ -7,6 +7,8 @@ use super::Validator;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;
+/// Highest page number accepted (deep offsets are refused rather than scanned).
+pub const MAX_PAGE: i64 = 1_000_000;
 
 /// `?page=1&page_size=20`: page ≥ 1, 1 ≤ page_size ≤ 100.
 #[derive(Debug, Clone, Copy, Deserialize, IntoParams)]
@@ -45,7 +47,7 @@ impl PageParams {
             match self.page.unwrap_or(1) {
                 p if p < 1 => Err("must be at least 1".to_string()),
                 // Keeps OFFSET well inside i64 whatever the page size.
-                p if p > 1_000_000 => Err("must be at most 1000000".to_string()),
+                p if p > MAX_PAGE => Err(format!("must be at most {MAX_PAGE}")),
                 p => Ok(p),
             },
         );

@@ -1,17 +1,24 @@
 //! Product SKUs: 1..=64 characters of letters, digits, `-`, `_` and `.`, upper-cased.
 
 pub fn parse(raw: &str) -> Result<String, String> {
-    let sku = raw.trim().to_uppercase();
+    let sku = raw.trim();
     if sku.is_empty() || sku.len() > 64 {
         return Err("must be 1 to 64 characters".into());
     }
+    // Checked before upper-casing: 'ß' would otherwise become "SS" and pass.
     if !sku
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     {
         return Err("may only contain letters, digits, '-', '_' and '.'".into());
     }
-    Ok(sku)
+    Ok(sku.to_ascii_uppercase())
+}
+
+/// `parse` as a pattern for the OpenAPI document (surrounding whitespace is trimmed).
+pub fn pattern() -> String {
+    let ws = super::patterns::WHITESPACE;
+    format!("^[{ws}]*[A-Za-z0-9._-]{{1,64}}[{ws}]*$")
 }
 
 #[cfg(test)]
@@ -29,6 +36,7 @@ mod tests {
             "emoji🙂",
             &"x".repeat(65),
             "semi;colon",
+            "straße",
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }

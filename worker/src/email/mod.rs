@@ -32,6 +32,9 @@ pub struct Mailer {
 pub struct SendError {
     pub kind: FailureKind,
     pub message: String,
+    /// `orderflow_emails_total{reply}`: "4xx", "5xx", "network", or "none" when the message
+    /// never reached SMTP (a bad address, an unbuildable message).
+    pub reply: &'static str,
 }
 
 impl Mailer {
@@ -77,6 +80,7 @@ impl Mailer {
         let permanent = |message: String| SendError {
             kind: FailureKind::Permanent,
             message,
+            reply: "none",
         };
         let to = Mailbox::new(
             Some(to_name.to_string()),
@@ -95,16 +99,20 @@ impl Mailer {
             ))
             .multipart(MultiPart::alternative_plain_html(email.text, email.html))
             .map_err(|e| permanent(format!("building the message: {e}")))?;
-        self.pool
+        let started = std::time::Instant::now();
+        let sent = self
+            .pool
             .send(message.envelope(), &message.formatted())
-            .await
-            .map_err(|e| SendError {
-                kind: if e.is_permanent() {
-                    FailureKind::Permanent
-                } else {
-                    FailureKind::Transient
-                },
-                message: format!("smtp: {e}"),
-            })
+            .await;
+        crate::metrics::smtp_send(started.elapsed());
+        sent.map_err(|e| SendError {
+            kind: if e.is_permanent() {
+                FailureKind::Permanent
+            } else {
+                FailureKind::Transient
+            },
+            message: format!("smtp: {e}"),
+            reply: e.reply_class(),
+        })
     }
 }

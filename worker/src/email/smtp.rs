@@ -54,6 +54,16 @@ pub enum PoolError {
 }
 
 impl PoolError {
+    /// The reply class for `orderflow_emails_total{reply}`: "4xx"/"5xx" when the server
+    /// answered, "network" when no answer came (refused, reset, timed out).
+    pub fn reply_class(&self) -> &'static str {
+        match self {
+            Self::Smtp(e) if e.is_permanent() => "5xx",
+            Self::Smtp(e) if e.is_transient() => "4xx",
+            _ => "network",
+        }
+    }
+
     /// A 5xx reply: sending again cannot help.
     pub fn is_permanent(&self) -> bool {
         matches!(self, Self::Smtp(e) if e.is_permanent())

@@ -61,6 +61,7 @@ where
     T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
 {
     let started = Instant::now();
+    let _running = metrics::Running::start(email.job);
     let token = Uuid::new_v4();
     let target = (email.order_id, email.kind.as_str());
     let Some(begun) =
@@ -153,11 +154,14 @@ async fn send(ctx: &JobContext, email: &Email, token: Uuid) -> Result<Outcome, F
             rendered,
         )
         .await
-        .map_err(|e| Failure {
-            kind: e.kind,
-            message: e.message,
+        .map_err(|e| {
+            metrics::email(&email.kind, "failed", e.reply);
+            Failure {
+                kind: e.kind,
+                message: e.message,
+            }
         })?;
-    metrics::email_sent(&email.kind);
+    metrics::email(&email.kind, "sent", "2xx");
     // The email is out: record it, retrying briefly, since a lost record means a second copy
     // once the lease runs out.
     let mut pause = Duration::from_millis(50);

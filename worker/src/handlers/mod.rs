@@ -85,6 +85,7 @@ where
     W: Future<Output = Result<Outcome, Failure>>,
 {
     let started = Instant::now();
+    let _running = metrics::Running::start(kind);
     let Some((attempt, enqueued_at)) = outbox::start_attempt(&ctx.db, outbox_id).await? else {
         tracing::info!("job already completed; duplicate delivery ignored");
         metrics::job_finished(kind, "duplicate", started, None);
@@ -122,7 +123,7 @@ where
     match result {
         Ok(Outcome::Done) => {
             tracing::info!(attempt, "job done");
-            metrics::job_finished(kind, "done", started, enqueued_at);
+            metrics::job_finished(kind, "success", started, enqueued_at);
         }
         Ok(Outcome::Skipped(reason)) => {
             tracing::info!(attempt, %reason, "job skipped");

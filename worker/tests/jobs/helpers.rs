@@ -26,6 +26,8 @@ pub const PASSWORD: &str = "customer-password-1";
 
 pub struct Stack {
     pub api: String,
+    /// The API's metrics listener, `127.0.0.1:port`.
+    pub api_metrics: String,
     pub client: Client,
     pub db: Pool,
     pub smtp: Running,
@@ -45,6 +47,7 @@ impl Stack {
         let mut vars: HashMap<String, String> = [
             ("APP_ENV", "test".to_string()),
             ("APP_PORT", "0".into()),
+            ("API_METRICS_PORT", "0".into()),
             ("WORKER_PORT", "0".into()),
             ("DATABASE_URL", database.url()),
             ("DATABASE_MAX_CONNECTIONS", "10".into()),
@@ -88,6 +91,7 @@ impl Stack {
             .await
             .expect("api builds");
         let api = format!("http://{}", app.local_addr());
+        let api_metrics = app.metrics_addr().to_string();
         let db = app.state().db.clone();
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(app.run_until(async {
@@ -95,6 +99,7 @@ impl Stack {
         }));
         Stack {
             api,
+            api_metrics,
             client: Client::new(),
             db,
             smtp,
@@ -142,6 +147,22 @@ impl Stack {
             } else {
                 Stdio::null()
             })
+            .spawn()
+            .expect("worker binary starts")
+    }
+
+    /// `orderflow-worker` as a child process writing JSON log lines (info and up) to a pipe
+    /// on its stdout, for tests that read what the worker logs.
+    pub fn worker_process_logged(&self, extra: &[(&str, String)]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_orderflow-worker"))
+            .env_clear()
+            .envs(&self.vars)
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .expect("worker binary starts")
     }

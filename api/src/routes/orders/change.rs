@@ -5,7 +5,7 @@ use axum::{Json, extract::State, http::StatusCode};
 use orderflow_shared::{
     cache::Entity,
     db,
-    domain::{OrderStatus, order::MAX_NOTES_CHARS},
+    domain::{OrderStatus, order::check_notes},
     jobs::status_change_emails,
 };
 use serde::Deserialize;
@@ -132,20 +132,31 @@ fn parse_notes_patch(body: &Map<String, Value>) -> Result<Option<String>> {
     match body.get("notes") {
         None => Err(ApiError::validation("notes", "is required")),
         Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.chars().count() > MAX_NOTES_CHARS => Err(ApiError::validation(
-            "notes",
-            format!("must be at most {MAX_NOTES_CHARS} characters"),
-        )),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
+        Some(Value::String(s)) => match check_notes(s) {
+            Ok(()) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
+            Err(problem) => Err(ApiError::validation("notes", problem)),
+        },
         Some(_) => Err(ApiError::validation("notes", "must be a string or null")),
     }
+}
+
+/// The body of `PATCH /api/v1/orders/{id}`, for the document: the handler reads a map, so
+/// that it can name the field it refuses (`parse_notes_patch`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"notes": "Ring twice"}))]
+#[allow(dead_code)]
+pub struct UpdateOrderRequest {
+    /// New notes (trimmed; empty or null clears them).
+    #[schema(required = true, max_length = 500)]
+    notes: Option<String>,
 }
 
 /// Changes an order's notes (staff/admin, or the customer on its own order). Any other field
 /// is refused with 422 naming it.
 #[utoipa::path(patch, path = "/api/v1/orders/{id}", tag = "orders",
     params(("id" = i64, Path, description = "Order id")),
-    request_body(content = Object, example = json!({"notes": "Ring twice"})),
+    request_body(content = UpdateOrderRequest),
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The updated order", body = OrderResponse),

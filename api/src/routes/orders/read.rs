@@ -8,7 +8,10 @@ use orderflow_shared::{
         self,
         orders::{OrderFilter, OrderSort},
     },
-    domain::{OrderStatus, Paged, Validator, money::to_cents},
+    domain::{
+        OrderStatus, Paged, Validator,
+        money::{self, to_cents},
+    },
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -68,10 +71,11 @@ pub struct OrdersQuery {
     pub created_from: Option<DateTime<Utc>>,
     /// RFC 3339, exclusive.
     pub created_to: Option<DateTime<Utc>>,
-    #[param(value_type = Option<String>, example = "10.00")]
-    pub min_total: Option<Decimal>,
-    #[param(value_type = Option<String>, example = "500.00")]
-    pub max_total: Option<Decimal>,
+    /// A decimal amount, e.g. `10.00`.
+    #[param(example = "10.00")]
+    pub min_total: Option<String>,
+    #[param(example = "500.00")]
+    pub max_total: Option<String>,
     /// `created_at`, `-created_at` (default), `total`, `-total` or `id`.
     pub sort: Option<String>,
     #[param(minimum = 1)]
@@ -108,8 +112,10 @@ pub async fn list_orders(
     let sort = v
         .check_opt("sort", q.sort, |s| OrderSort::parse(&s))
         .unwrap_or_default();
+    let min_total = v.check_opt("min_total", q.min_total, |s| money::amount(&s));
+    let max_total = v.check_opt("max_total", q.max_total, |s| money::amount(&s));
     check_range(&mut v, "created_to", q.created_from, q.created_to);
-    check_range(&mut v, "max_total", q.min_total, q.max_total);
+    check_range(&mut v, "max_total", min_total, max_total);
     v.finish().map_err(ApiError::invalid)?;
 
     let customer_id = match user.own_customer_id() {
@@ -125,8 +131,8 @@ pub async fn list_orders(
         customer_id,
         created_from: q.created_from,
         created_to: q.created_to,
-        min_total: q.min_total,
-        max_total: q.max_total,
+        min_total,
+        max_total,
     };
     let (orders, total) = db::orders::list(&state.db, &filter, sort, page).await?;
     let orders = orders.into_iter().map(OrderResponse::from).collect();

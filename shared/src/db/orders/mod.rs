@@ -52,6 +52,9 @@ pub enum OrderSort {
 }
 
 impl OrderSort {
+    /// Every value `parse` accepts (the OpenAPI enum of `sort`).
+    pub const NAMES: [&str; 5] = ["created_at", "-created_at", "total", "-total", "id"];
+
     pub fn parse(s: &str) -> Result<Self, String> {
         Ok(match s {
             "created_at" => Self::CreatedAt,
