@@ -102,7 +102,7 @@ st --config-file schemathesis.toml run "$base/openapi.json" \
     --generation-database none \
     --request-timeout 10 \
     --no-color \
-    --report junit --report-dir "$out" --report-junit-path "junit-$limits.xml" \
+    --report junit --report-junit-path "$out/junit-$limits.xml" \
     || status=$?
 if grep -q '"level":"ERROR"' "$out/api-$limits.log"; then
     log "the API logged errors during the run:"

@@ -224,14 +224,28 @@ impl From<sqlx::Error> for ApiError {
                 _ => Self::validation(field, message),
             };
         }
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-                tracing::error!(error = %err, "database unreachable");
-                Self::Unavailable("Database unavailable".into())
-            }
-            other => Self::Internal(other.into()),
+        let unreachable = match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| unavailable_sqlstate(&c)),
+            _ => false,
+        };
+        if unreachable {
+            tracing::error!(error = %err, "database unreachable");
+            return Self::Unavailable("Database unavailable".into());
         }
+        Self::Internal(err.into())
     }
+}
+
+/// SQLSTATEs that say the server is going away or cannot serve now, not that the request is
+/// wrong: class 08 (connection exception), 57P01–57P03 (admin/crash shutdown, cannot connect
+/// now: a server being stopped or still starting) and 53300 (too many connections). The
+/// client gets a 503 to retry, never a 500.
+fn unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 /// The client-facing meaning of each named constraint: `(field, message)`.
@@ -248,5 +262,27 @@ fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> 
 impl From<anyhow::Error> for ApiError {
     fn from(err: anyhow::Error) -> Self {
         Self::Internal(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_going_away_is_unavailable_and_a_bad_statement_is_not() {
+        for (code, unavailable) in [
+            ("57P01", true),
+            ("57P02", true),
+            ("57P03", true),
+            ("08006", true),
+            ("08001", true),
+            ("53300", true),
+            ("23505", false),
+            ("42P01", false),
+            ("57014", false),
+        ] {
+            assert_eq!(unavailable_sqlstate(code), unavailable, "{code}");
+        }
     }
 }

@@ -352,7 +352,7 @@ impl Settings {
                 outbox_sweep_interval: Duration::from_millis(
                     num("OUTBOX_SWEEP_INTERVAL_MS", 1000)?.max(10),
                 ),
-                max_attempts: num("JOB_MAX_ATTEMPTS", 8)?.clamp(1, 100) as u32,
+                max_attempts: num("JOB_MAX_ATTEMPTS", 10)?.clamp(1, 100) as u32,
                 backoff_base: Duration::from_millis(num("JOB_BACKOFF_BASE_MS", 2000)?),
                 backoff_cap: Duration::from_millis(num("JOB_BACKOFF_CAP_MS", 600_000)?),
                 timeout: Duration::from_secs(num("JOB_TIMEOUT_SECONDS", 60)?.max(1)),

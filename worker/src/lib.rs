@@ -7,6 +7,7 @@ pub mod context;
 pub mod email;
 pub mod handlers;
 pub mod metrics;
+mod poll;
 pub mod restart;
 pub mod server;
 pub mod sweep;
@@ -179,7 +180,12 @@ impl Worker {
                 let (ctx, name) = (ctx.clone(), name.clone());
                 Monitor::new().shutdown_timeout(grace).register(move |_| {
                     WorkerBuilder::new(name.as_str())
-                        .backend(ctx.queues.confirmation.clone().poll_with_interval(poll))
+                        .backend(
+                            ctx.queues
+                                .confirmation
+                                .clone()
+                                .poll_with_strategy(poll::Every::new(poll)),
+                        )
                         .data(ctx.clone())
                         .concurrency(concurrency)
                         .catch_panic()
@@ -194,7 +200,12 @@ impl Worker {
                 let (ctx, name) = (ctx.clone(), name.clone());
                 Monitor::new().shutdown_timeout(grace).register(move |_| {
                     WorkerBuilder::new(name.as_str())
-                        .backend(ctx.queues.status_changed.clone().poll_with_interval(poll))
+                        .backend(
+                            ctx.queues
+                                .status_changed
+                                .clone()
+                                .poll_with_strategy(poll::Every::new(poll)),
+                        )
                         .data(ctx.clone())
                         .concurrency(concurrency)
                         .catch_panic()
@@ -209,7 +220,12 @@ impl Worker {
                 let (ctx, name) = (ctx.clone(), name.clone());
                 Monitor::new().shutdown_timeout(grace).register(move |_| {
                     WorkerBuilder::new(name.as_str())
-                        .backend(ctx.queues.expiry.clone().poll_with_interval(poll))
+                        .backend(
+                            ctx.queues
+                                .expiry
+                                .clone()
+                                .poll_with_strategy(poll::Every::new(poll)),
+                        )
                         .data(ctx.clone())
                         .concurrency(concurrency)
                         .catch_panic()

@@ -1,4 +1,4 @@
-//! `/health` (liveness: no dependencies) and `/ready` (PostgreSQL and Redis reachable).
+//! `/health` (liveness: no dependencies) and `/ready` (PostgreSQL reachable; Redis reported).
 //! `/metrics` has its own listener (`crate::metrics`).
 
 use axum::{Json, Router, extract::State, routing::get};
@@ -35,21 +35,20 @@ async fn redis_ok(state: &AppState) -> bool {
     matches!(tokio::time::timeout(CHECK_TIMEOUT, ping).await, Ok(Ok(ref pong)) if pong == "PONG")
 }
 
-/// 200 when every dependency answers; 503 naming the ones that do not.
+/// 503 when PostgreSQL does not answer (nothing can be served without it); 200 otherwise.
+/// Without Redis the API still takes orders (their jobs wait in the outbox; rate limits and
+/// the cache fall back to this instance), so it stays ready — a load balancer must not take
+/// every instance out during a Redis outage — and answers `"status": "degraded"`.
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>> {
     let (pg, redis) = tokio::join!(postgres_ok(&state), redis_ok(&state));
-    let down: Vec<&str> = [("postgres", pg), ("redis", redis)]
-        .into_iter()
-        .filter_map(|(name, ok)| (!ok).then_some(name))
-        .collect();
-    if down.is_empty() {
-        Ok(Json(
-            json!({"status": "ready", "checks": {"postgres": "ok", "redis": "ok"}}),
-        ))
-    } else {
-        Err(ApiError::Unavailable(format!(
-            "Not ready: {} unreachable",
-            down.join(", ")
-        )))
+    let word = |ok: bool| if ok { "ok" } else { "unreachable" };
+    if !pg {
+        return Err(ApiError::Unavailable(
+            "Not ready: postgres unreachable".into(),
+        ));
     }
+    Ok(Json(json!({
+        "status": if redis { "ready" } else { "degraded" },
+        "checks": {"postgres": "ok", "redis": word(redis)},
+    })))
 }

@@ -20,6 +20,8 @@ async fn redis_server(port: u16) -> Killed {
             "",
             "--appendonly",
             "no",
+            "--enable-debug-command",
+            "local",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -90,4 +92,43 @@ async fn a_job_redis_lost_after_dispatch_is_dispatched_again() {
         1,
         "re-dispatched once, sent once"
     );
+}
+
+/// A Redis stall (`DEBUG SLEEP 3`) while the worker is idle: orders placed after it are still
+/// emailed. (apalis' interval strategy lost its wake-up here and the worker never fetched
+/// again: worker/src/poll.rs.)
+#[tokio::test]
+async fn after_a_redis_stall_the_worker_fetches_again() {
+    let port = free_port();
+    let _redis = redis_server(port).await;
+    let url = format!("redis://127.0.0.1:{port}");
+    let mut stack = Stack::start(&[("REDIS_URL", &url)]).await;
+    stack.spawn_worker().await;
+    let admin = stack.admin().await;
+    let p = stack.product(&admin, "P-1", "Lamp", "20.00").await;
+    let (token, customer) = stack.customer("ada@example.com", "Ada").await;
+    // Orders keep coming before, during and after the stall, so jobs finish (and their
+    // acknowledgements wait on Redis) while it lasts, as under real load.
+    let stall = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        let mut conn = redis::Client::open(url).unwrap().get_connection().unwrap();
+        redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(3)
+            .query::<()>(&mut conn)
+            .unwrap();
+    });
+    let mut placed = 0;
+    while !stall.is_finished() {
+        stack.order(&token, customer, &[(p, 1)]).await;
+        placed += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for _ in 0..3 {
+        stack.order(&token, customer, &[(p, 1)]).await;
+        placed += 1;
+    }
+    let messages = stack.smtp.wait_for(placed, Duration::from_secs(15)).await;
+    assert_eq!(messages.len(), placed);
 }
