@@ -13,12 +13,7 @@ use tokio::process::{Child, Command};
 
 use crate::config::Config;
 
-/// A free TCP port on loopback (bound, then released for the child to take).
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
+pub use orderflow_testkit::free_port;
 
 /// Environment shared by every process of one run.
 #[derive(Debug, Clone)]
@@ -127,7 +122,7 @@ impl Process {
     }
 
     pub async fn api(cfg: &Config, env: &Env, name: &str) -> anyhow::Result<Self> {
-        let metrics_port = free_port()?;
+        let metrics_port = free_port();
         let extra = [("API_METRICS_PORT", metrics_port.to_string())];
         let mut api = Self::start(
             cfg,
@@ -168,7 +163,7 @@ impl Process {
         port_var: &str,
         extra: &[(&str, String)],
     ) -> anyhow::Result<Self> {
-        let port = free_port()?;
+        let port = free_port();
         let mut env = env.with(extra);
         env.0.insert(port_var.to_string(), port.to_string());
         let (child, pid) = Self::spawn(cfg, binary, args, name, &env).await?;

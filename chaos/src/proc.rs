@@ -11,12 +11,7 @@ use std::{
 };
 use tokio::process::{Child, Command};
 
-/// A free TCP port on loopback (bound, then released for a child to take).
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
+pub use orderflow_testkit::free_port;
 
 pub struct Proc {
     pub name: String,

@@ -18,7 +18,7 @@ impl RedisServer {
     pub fn start(dir: PathBuf) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&dir)?;
         let mut server = Self {
-            port: crate::proc::free_port()?,
+            port: crate::proc::free_port(),
             dir,
             child: None,
         };

@@ -135,10 +135,10 @@ impl Stack {
         for (k, v) in extra {
             env.insert(k.to_string(), v.clone());
         }
-        let port = free_port()?;
+        let port = free_port();
         let mut api_env = env.clone();
         api_env.insert("APP_PORT".into(), port.to_string());
-        api_env.insert("API_METRICS_PORT".into(), free_port()?.to_string());
+        api_env.insert("API_METRICS_PORT".into(), free_port().to_string());
         let api_proc = Proc::start(
             &run.bin_dir.join("orderflow-api"),
             &["serve"],
@@ -183,7 +183,7 @@ impl Stack {
     }
 
     pub async fn start_worker(&mut self) -> anyhow::Result<()> {
-        let port = free_port()?;
+        let port = free_port();
         let mut env = self.env.clone();
         env.insert("WORKER_PORT".into(), port.to_string());
         env.insert("WORKER_HOST".into(), "127.0.0.1".into());

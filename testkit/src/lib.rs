@@ -83,3 +83,11 @@ pub fn block_on_thread(work: impl std::future::Future<Output = ()> + Send + 'sta
     })
     .join();
 }
+
+/// A free TCP port on loopback (bound, then released for a process to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port on loopback")
+        .port()
+}

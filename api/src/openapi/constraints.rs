@@ -175,14 +175,7 @@ pub fn apply(spec: &mut OpenApi) {
         set(field, &rule, &format!("{schema}.{property}"));
     }
     for item in spec.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
-        ];
-        for operation in operations.into_iter().flatten() {
+        for operation in super::operations(item) {
             constrain_parameters(operation);
         }
     }

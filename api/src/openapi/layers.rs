@@ -22,14 +22,7 @@ pub fn document(spec: &mut openapi::OpenApi) {
         if !path.starts_with("/api/v1/") {
             continue;
         }
-        let operations = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
-        ];
-        for operation in operations.into_iter().flatten() {
+        for operation in super::operations(item) {
             let params = operation.parameters.as_deref().unwrap_or_default();
             let has = |place: ParameterIn| {
                 params

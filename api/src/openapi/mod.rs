@@ -18,6 +18,21 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::{error::ErrorBody, middleware::rate_limit, routes, state::AppState};
 
+/// The operations of one path.
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// Completes the generated document (see the module doc).
 pub fn complete(spec: &mut utoipa::openapi::OpenApi) {
     layers::document(spec);

@@ -315,14 +315,7 @@ impl Drop for Stack {
     }
 }
 
-/// A free TCP port on loopback (for a process the test starts).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use orderflow_testkit::free_port;
 
 /// A child process killed (and reaped) when the test ends, even by a failed assertion.
 pub struct Killed(pub Child);
