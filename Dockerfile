@@ -10,16 +10,20 @@ COPY worker/Cargo.toml worker/Cargo.toml
 COPY shared/Cargo.toml shared/Cargo.toml
 COPY testkit/Cargo.toml testkit/Cargo.toml
 COPY bench/Cargo.toml bench/Cargo.toml
-RUN for crate in api worker shared testkit bench; do \
+COPY chaos/Cargo.toml chaos/Cargo.toml
+RUN for crate in api worker shared testkit bench chaos; do \
         mkdir -p $crate/src $crate/benches && touch $crate/src/lib.rs; \
     done \
-    && for crate in api worker bench; do echo 'fn main() {}' > $crate/src/main.rs; done \
+    && for crate in api worker bench chaos; do echo 'fn main() {}' > $crate/src/main.rs; done \
     && echo 'fn main() {}' > api/benches/hot_paths.rs \
     && echo 'fn main() {}' > shared/benches/domain.rs \
     && cargo build --release --locked -p orderflow-api -p orderflow-worker \
-    && rm -rf api/src worker/src shared/src testkit/src bench/src api/benches shared/benches
-# Then the sources (touched so cargo rebuilds them over the placeholders).
+    && rm -rf api/src worker/src shared/src testkit/src bench/src chaos/src api/benches shared/benches
+# Then the sources (touched so cargo rebuilds them over the placeholders). The image has no
+# .git: `docker build --build-arg ORDERFLOW_COMMIT=$(git rev-parse --short=12 HEAD)` names the
+# commit in orderflow_build_info (shared/build.rs).
 COPY . .
+ARG ORDERFLOW_COMMIT=unknown
 RUN find api worker shared -name '*.rs' -exec touch {} + \
     && cargo build --release --locked -p orderflow-api -p orderflow-worker
 

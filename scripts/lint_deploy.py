@@ -194,6 +194,13 @@ def lint_dockerfile(text):
         problems.append("Dockerfile: no HEALTHCHECK")
     if not re.search(r"COPY Cargo\.toml Cargo\.lock", text):
         problems.append("Dockerfile: no dependency layer before the sources")
+    # The dependency layer builds the workspace from its manifests alone: a member whose
+    # Cargo.toml it does not copy makes that `cargo build` fail.
+    workspace = (ROOT / "Cargo.toml").read_text()
+    members = re.search(r"members\s*=\s*\[([^\]]*)\]", workspace)
+    for member in re.findall(r'"([^"]+)"', members.group(1) if members else ""):
+        if f"COPY {member}/Cargo.toml {member}/Cargo.toml" not in text:
+            problems.append(f"Dockerfile: the dependency layer does not copy {member}/Cargo.toml")
     return problems
 
 
@@ -234,6 +241,8 @@ def self_test(docs, compose, dockerfile):
         "compose depends": lambda d, c, f: c["services"]["api"].update({"depends_on": ["redis"]}),
         "dockerfile user": lambda d, c, f: re.sub(r"^USER .*$", "USER root", f, flags=re.M),
         "dockerfile base": lambda d, c, f: f.replace("debian:bookworm-20251117-slim", "debian:12"),
+        "dockerfile member": lambda d, c, f: f.replace(
+            "COPY chaos/Cargo.toml chaos/Cargo.toml\n", ""),
     }
     failed = [name for name, mutate in cases.items() if not broken(mutate)]
     for name in failed:
