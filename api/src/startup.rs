@@ -28,6 +28,9 @@ pub struct Application {
 impl Application {
     /// Connects, migrates (unless `MIGRATE_ON_START=false`), creates the first admin and binds.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // First: metric handles kept in statics (the pool's) bind to the recorder installed
+        // when they are first used.
+        orderflow_shared::metrics::install();
         let passwords = Passwords::new(
             settings.password_hash_concurrency,
             settings.password_hash_queue,
@@ -52,7 +55,6 @@ impl Application {
         }
         let redis = redis::Client::open(settings.redis_url()).context("REDIS_URL")?;
         let conn = orderflow_shared::dispatch::redis_connection(&settings).context("REDIS_URL")?;
-        orderflow_shared::metrics::install();
         orderflow_shared::metrics::build_info("api");
         crate::metrics::register();
 

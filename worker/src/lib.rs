@@ -55,6 +55,9 @@ impl Worker {
     /// Prepares connections (lazily: PostgreSQL and Redis may come up later) and binds the
     /// health/metrics port.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // First: metric handles kept in statics (the pool's) bind to the recorder installed
+        // when they are first used.
+        orderflow_shared::metrics::install();
         // Jobs hold a database connection only for single statements (never across the SMTP
         // dialogue), so the pool needs no more than `DATABASE_MAX_CONNECTIONS` whatever the
         // concurrency.
@@ -71,7 +74,6 @@ impl Worker {
         let listener = TcpListener::bind(&addr)
             .await
             .with_context(|| format!("binding {addr} (WORKER_HOST/WORKER_PORT)"))?;
-        orderflow_shared::metrics::install();
         orderflow_shared::metrics::build_info("worker");
         metrics::register();
         let ctx = JobContext {

@@ -57,6 +57,10 @@ struct Inner {
     waiting: AtomicUsize,
 }
 
+/// `orderflow_db_pool_acquire_seconds`, looked up once (it is recorded on every acquire).
+static ACQUIRE_SECONDS: std::sync::LazyLock<metrics::Histogram> =
+    std::sync::LazyLock::new(|| metrics::histogram!("orderflow_db_pool_acquire_seconds"));
+
 /// What the pool holds at one moment (`metrics::sampler` exports it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStats {
@@ -115,8 +119,7 @@ impl Pool {
             .await
             .map_err(|_| Error::PoolTimedOut)??,
         };
-        metrics::histogram!("orderflow_db_pool_acquire_seconds")
-            .record(started.elapsed().as_secs_f64());
+        ACQUIRE_SECONDS.record(started.elapsed().as_secs_f64());
         Ok(Conn {
             conn: Some(conn),
             pool: self.inner.clone(),
