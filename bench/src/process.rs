@@ -34,22 +34,16 @@ impl Env {
             ("JOBS_NAMESPACE", namespace.to_string()),
             ("FIRST_ADMIN_EMAIL", "admin@bench.example".into()),
             ("FIRST_ADMIN_PASSWORD", "bench-admin-password".into()),
-            // One load generator is one IP and a few users: quotas so large they never refuse, but
-            // still checked (one Redis round trip per request, as in production).
-            ("API_RATE_LIMIT_BURST", "1000000000".into()),
-            ("API_RATE_LIMIT_REPLENISH_MS", "1".into()),
-            ("AUTH_RATE_LIMIT_BURST", "1000000000".into()),
-            ("AUTH_RATE_LIMIT_REPLENISH_MS", "1".into()),
-            ("USER_WRITE_RATE_LIMIT_BURST", "1000000000".into()),
-            ("USER_WRITE_RATE_LIMIT_REPLENISH_MS", "1".into()),
-            ("USER_READ_RATE_LIMIT_BURST", "1000000000".into()),
-            ("USER_READ_RATE_LIMIT_REPLENISH_MS", "1".into()),
             ("ACCESS_TOKEN_TTL_SECONDS", "7200".into()),
             ("SMTP_HOST", "127.0.0.1".into()),
             ("SMTP_PORT", smtp_port.to_string()),
         ];
         let mut env: BTreeMap<String, String> =
             vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        // One load generator is one IP and a few users.
+        for (k, v) in orderflow_testkit::UNREFUSING_QUOTAS {
+            env.insert(k.to_string(), v.to_string());
+        }
         // `BENCH_ENV="WORKER_CONCURRENCY=32 PASSWORD_HASH_CONCURRENCY=1"`: settings to try.
         for pair in std::env::var("BENCH_ENV")
             .unwrap_or_default()

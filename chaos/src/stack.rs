@@ -120,17 +120,14 @@ impl Stack {
             ("PENDING_ORDER_TTL_SECONDS", "86400".into()),
             ("SMTP_HOST", "127.0.0.1".into()),
             ("SMTP_PORT", smtp.port().to_string()),
-            ("API_RATE_LIMIT_BURST", "1000000000".into()),
-            ("API_RATE_LIMIT_REPLENISH_MS", "1".into()),
-            ("AUTH_RATE_LIMIT_BURST", "1000000000".into()),
-            ("AUTH_RATE_LIMIT_REPLENISH_MS", "1".into()),
-            ("USER_WRITE_RATE_LIMIT_BURST", "1000000000".into()),
-            ("USER_WRITE_RATE_LIMIT_REPLENISH_MS", "1".into()),
-            ("USER_READ_RATE_LIMIT_BURST", "1000000000".into()),
-            ("USER_READ_RATE_LIMIT_REPLENISH_MS", "1".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
+        .chain(
+            orderflow_testkit::UNREFUSING_QUOTAS
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
         .collect();
         for (k, v) in extra {
             env.insert(k.to_string(), v.clone());

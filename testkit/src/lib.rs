@@ -91,3 +91,17 @@ pub fn free_port() -> u16 {
         .expect("a free port on loopback")
         .port()
 }
+
+/// Request quotas so large they never refuse, yet still checked (one Redis round trip per
+/// request, as in production): for the benchmark and the fault script, where one client
+/// sends everything.
+pub const UNREFUSING_QUOTAS: [(&str, &str); 8] = [
+    ("API_RATE_LIMIT_BURST", "1000000000"),
+    ("API_RATE_LIMIT_REPLENISH_MS", "1"),
+    ("AUTH_RATE_LIMIT_BURST", "1000000000"),
+    ("AUTH_RATE_LIMIT_REPLENISH_MS", "1"),
+    ("USER_WRITE_RATE_LIMIT_BURST", "1000000000"),
+    ("USER_WRITE_RATE_LIMIT_REPLENISH_MS", "1"),
+    ("USER_READ_RATE_LIMIT_BURST", "1000000000"),
+    ("USER_READ_RATE_LIMIT_REPLENISH_MS", "1"),
+];

@@ -65,15 +65,7 @@ async fn ready_is_503_naming_postgres_when_the_database_is_unreachable() {
 #[tokio::test]
 async fn the_openapi_document_shows_the_rate_limits_and_unavailability_of_every_api_route() {
     let app = spawn_app().await;
-    let spec: Value = json_ok(
-        app.client
-            .get(app.url("/openapi.json"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let spec = openapi(&app).await;
     let mut operations = 0;
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
@@ -113,15 +105,7 @@ async fn the_openapi_document_shows_the_rate_limits_and_unavailability_of_every_
 #[tokio::test]
 async fn the_openapi_document_lists_every_route_with_error_responses() {
     let app = spawn_app().await;
-    let spec: Value = json_ok(
-        app.client
-            .get(app.url("/openapi.json"))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let spec = openapi(&app).await;
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = spec["paths"].as_object().unwrap();
     for (path, methods) in [
@@ -289,4 +273,17 @@ fn production_refuses_to_start_with_a_weak_jwt_secret() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("JWT_SECRET"), "{stderr}");
     }
+}
+
+/// The served OpenAPI document.
+async fn openapi(app: &crate::helpers::TestApp) -> Value {
+    json_ok(
+        app.client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await
 }
