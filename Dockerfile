@@ -15,6 +15,7 @@ RUN for crate in api worker shared testkit bench chaos; do \
         mkdir -p $crate/src $crate/benches && touch $crate/src/lib.rs; \
     done \
     && for crate in api worker bench chaos; do echo 'fn main() {}' > $crate/src/main.rs; done \
+    && echo 'fn main() {}' > chaos/src/soak_main.rs \
     && echo 'fn main() {}' > api/benches/hot_paths.rs \
     && echo 'fn main() {}' > shared/benches/domain.rs \
     && cargo build --release --locked -p orderflow-api -p orderflow-worker \

@@ -9,27 +9,9 @@
 # Needs root the first time (Debian packages, and `pg_createcluster` for the cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/services.sh
-
-command -v redis-server >/dev/null || apt_install redis-server
-compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || apt_install postgresql
-
-# The cluster the PostgreSQL fault stops and starts: its own port, trust on loopback.
-PG_VERSION=$(ls /etc/postgresql | sort -V | tail -n 1)
-CHAOS_PG_PORT="${CHAOS_PG_PORT:-55432}"
-if ! pg_lsclusters -h | awk '{print $2}' | grep -qx faults; then
-    log "creating PostgreSQL cluster $PG_VERSION/faults on port $CHAOS_PG_PORT"
-    pg_createcluster "$PG_VERSION" faults --port "$CHAOS_PG_PORT" -- \
-        --auth-host=trust --auth-local=trust >/dev/null
-fi
-if ! pg_lsclusters -h | awk '$2 == "faults" {print $4}' | grep -qx online; then
-    pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" faults start
-fi
-CHAOS_PG_PORT=$(pg_lsclusters -h | awk '$2 == "faults" {print $3}')
+source scripts/chaos_cluster.sh
 
 log "building release binaries"
 cargo build --release -p orderflow-api -p orderflow-worker -p orderflow-chaos
 
-export CHAOS_PG_BASE="postgres://postgres@127.0.0.1:${CHAOS_PG_PORT}"
-export CHAOS_PG_CLUSTER="$PG_VERSION faults"
 exec target/release/orderflow-chaos "$@"

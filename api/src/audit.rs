@@ -1,16 +1,16 @@
 //! Writing audit rows: called inside the transaction of the change it records.
 
+use orderflow_shared::db::Conn;
 use orderflow_shared::db::audit::{self, NewEntry};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::PgConnection;
 
 use crate::{auth::CurrentUser, error::Result, middleware::request_context};
 
 /// Records `action` on `(entity_type, entity_id)` by `actor`, with the entity's state before
 /// and after (as JSON) and the current request id.
 pub async fn record<T: Serialize>(
-    tx: &mut PgConnection,
+    tx: &mut Conn,
     actor: &CurrentUser,
     action: &str,
     (entity_type, entity_id): (&str, i64),

@@ -43,6 +43,13 @@ pub enum ApiError {
     RateLimited { retry_after_seconds: Option<u64> },
     #[error("{0}")]
     Unavailable(String),
+    /// 503 with `Retry-After`: the database could not serve the request now — unreachable,
+    /// or one of the server's time limits ended the statement. The cause is logged.
+    #[error("{detail}")]
+    DatabaseUnavailable {
+        detail: &'static str,
+        retry_after_seconds: u64,
+    },
     /// 503 with `Retry-After`: this instance is saturated (password hashing), not broken.
     #[error("{detail}")]
     Busy {
@@ -114,7 +121,9 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::DatabaseUnavailable { .. } | Self::Busy { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -131,7 +140,9 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Validation { .. } => "validation_error",
             Self::RateLimited { .. } => "rate_limited",
-            Self::Unavailable(_) | Self::Busy { .. } => "service_unavailable",
+            Self::Unavailable(_) | Self::DatabaseUnavailable { .. } | Self::Busy { .. } => {
+                "service_unavailable"
+            }
             Self::Internal(_) => "internal_error",
         }
     }
@@ -171,6 +182,9 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = ?err, "internal error: {err:#}");
             }
             Self::Unavailable(detail) => tracing::warn!(%detail, "dependency unavailable"),
+            Self::DatabaseUnavailable { detail, .. } => {
+                tracing::warn!(%detail, "database could not serve the request")
+            }
             _ => tracing::debug!(status = status.as_u16(), detail = %self, "request refused"),
         }
         let code = self.code();
@@ -179,6 +193,10 @@ impl IntoResponse for ApiError {
                 retry_after_seconds,
             } => *retry_after_seconds,
             Self::Busy {
+                retry_after_seconds,
+                ..
+            }
+            | Self::DatabaseUnavailable {
                 retry_after_seconds,
                 ..
             } => Some(*retry_after_seconds),
@@ -213,7 +231,8 @@ pub fn whole_seconds(d: std::time::Duration) -> u64 {
 }
 
 /// Database errors: constraint violations become 409/422 here, in one place; an unreachable
-/// database is 503; anything else is a 500 whose cause only reaches the logs.
+/// database, or a statement ended by one of the server's time limits, is a 503 with
+/// `Retry-After`; anything else is a 500 whose cause only reaches the logs.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &err
@@ -224,17 +243,30 @@ impl From<sqlx::Error> for ApiError {
                 _ => Self::validation(field, message),
             };
         }
-        let unreachable = match &err {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => true,
-            sqlx::Error::Database(db) => db.code().is_some_and(|c| unavailable_sqlstate(&c)),
-            _ => false,
+        let code = match &err {
+            sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+            _ => None,
         };
+        let unreachable = matches!(
+            err,
+            sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+        ) || code.as_deref().is_some_and(unavailable_sqlstate);
         if unreachable {
             tracing::error!(error = %err, "database unreachable");
-            return Self::Unavailable("Database unavailable".into());
+            return Self::DatabaseUnavailable {
+                detail: "Database unavailable",
+                retry_after_seconds: 1,
+            };
+        }
+        if let Some(detail) = code.as_deref().and_then(busy_sqlstate) {
+            tracing::warn!(error = %err, sqlstate = code.as_deref(), "database busy");
+            return Self::DatabaseUnavailable {
+                detail,
+                retry_after_seconds: 1,
+            };
         }
         Self::Internal(err.into())
     }
@@ -242,10 +274,22 @@ impl From<sqlx::Error> for ApiError {
 
 /// SQLSTATEs that say the server is going away or cannot serve now, not that the request is
 /// wrong: class 08 (connection exception), 57P01–57P03 (admin/crash shutdown, cannot connect
-/// now: a server being stopped or still starting) and 53300 (too many connections). The
-/// client gets a 503 to retry, never a 500.
+/// now: a server being stopped or still starting), 25P03 (a session ended for idling in a
+/// transaction) and 53300 (too many connections). The client gets a 503 to retry, never a 500.
 fn unavailable_sqlstate(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "25P03" | "53300")
+}
+
+/// SQLSTATEs of a statement the server gave up on for time or contention, with what the
+/// client is told: 57014 (`statement_timeout`, or a cancel), 55P03 (`lock_timeout`), 40001
+/// and 40P01 (serialization failure, deadlock). Retrying is the remedy, so a 503.
+fn busy_sqlstate(code: &str) -> Option<&'static str> {
+    match code {
+        "57014" => Some("The database took too long to answer; try again"),
+        "55P03" => Some("The resource is being changed by another request; try again"),
+        "40001" | "40P01" => Some("Conflict with a concurrent request; try again"),
+        _ => None,
+    }
 }
 
 /// The client-facing meaning of each named constraint: `(field, message)`.
@@ -278,11 +322,27 @@ mod tests {
             ("08006", true),
             ("08001", true),
             ("53300", true),
+            ("25P03", true),
             ("23505", false),
             ("42P01", false),
             ("57014", false),
         ] {
             assert_eq!(unavailable_sqlstate(code), unavailable, "{code}");
+        }
+    }
+
+    #[test]
+    fn a_statement_ended_by_a_time_limit_or_contention_is_busy_and_a_bad_one_is_not() {
+        for (code, busy) in [
+            ("57014", true),
+            ("55P03", true),
+            ("40001", true),
+            ("40P01", true),
+            ("23505", false),
+            ("42601", false),
+            ("57P01", false),
+        ] {
+            assert_eq!(busy_sqlstate(code).is_some(), busy, "{code}");
         }
     }
 }

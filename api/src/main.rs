@@ -29,17 +29,15 @@ async fn main() -> anyhow::Result<()> {
             db::ensure_database(&settings)
                 .await
                 .context("creating the database")?;
-            let pool = db::connect(&settings)
+            db::migrate(&settings)
                 .await
-                .context("connecting to PostgreSQL")?;
-            db::migrate(&pool).await?;
+                .context("applying migrations")?;
             println!("migrations applied");
         }
         ["migrate", "down"] => {
-            let pool = db::connect(&settings)
+            db::undo_migrations(&settings)
                 .await
-                .context("connecting to PostgreSQL")?;
-            db::MIGRATOR.undo(&mut *pool.acquire().await?, 0).await?;
+                .context("reverting migrations")?;
             println!("all migrations reverted");
         }
         ["migrate", "status"] => {

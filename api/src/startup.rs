@@ -40,11 +40,12 @@ impl Application {
             db::ensure_database(&settings)
                 .await
                 .context("creating the database (DATABASE_URL)")?;
-            let pool = db::connect(&settings)
+            db::migrate(&settings)
                 .await
-                .context("connecting to PostgreSQL (DATABASE_URL)")?;
-            db::migrate(&pool).await.context("applying migrations")?;
-            pool
+                .context("applying migrations (DATABASE_URL)")?;
+            db::connect(&settings)
+                .await
+                .context("connecting to PostgreSQL (DATABASE_URL)")?
         } else {
             db::pool(&settings).context("DATABASE_URL")?
         };
@@ -100,7 +101,7 @@ impl Application {
             .with_context(|| format!("binding {metrics_addr} (API_METRICS_PORT)"))?;
         tokio::spawn(orderflow_shared::metrics::sampler::run(
             state.db.clone(),
-            state.settings.database_max_connections as usize,
+            state.settings.database.max_connections as usize,
             stop.subscribe(),
         ));
         Ok(Self {

@@ -6,16 +6,9 @@
 //! usage: orderflow-chaos [--only kill,term,…] [--orders N] [--smtp-down SECONDS]
 //!        [--bin-dir DIR]   (environment: CHAOS_PG_BASE, CHAOS_PG_CLUSTER="15 faults")
 
-mod proc;
-mod redis_server;
-mod report;
-mod rows;
-mod stack;
-
 use anyhow::{Context, bail};
+use orderflow_chaos::{redis_server, report, report::Row, rows, stack::Run};
 use std::{path::PathBuf, time::Duration};
-
-use crate::{report::Row, stack::Run};
 
 fn usage() -> anyhow::Error {
     anyhow::anyhow!(

@@ -61,6 +61,10 @@ impl Proc {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     fn signal(&self, signal: &str) {
         let _ = std::process::Command::new("kill")
             .args([signal, &self.pid.to_string()])

@@ -31,12 +31,12 @@ pub struct Run {
 }
 
 impl Run {
-    /// `pg_ctlcluster VERSION NAME start|stop`.
+    /// `pg_ctlcluster VERSION NAME start|stop|restart` (stops are `-m fast`).
     pub fn postgres(&self, action: &str) -> anyhow::Result<()> {
         let (version, name) = &self.pg_cluster;
         let mut cmd = std::process::Command::new("pg_ctlcluster");
         cmd.args(["--skip-systemctl-redirect", version, name, action]);
-        if action == "stop" {
+        if action == "stop" || action == "restart" {
             cmd.args(["-m", "fast"]);
         }
         let status = cmd.status().context("pg_ctlcluster")?;
@@ -83,6 +83,44 @@ pub struct Placed {
     pub took: Duration,
 }
 
+/// The environment every OrderFlow process of one world gets: production settings, its own
+/// database, Redis namespace and SMTP server, quotas that never refuse.
+pub fn base_env(run: &Run, name: &str, database: &str, smtp_port: u16) -> BTreeMap<String, String> {
+    let secret: String = (0..48)
+        .map(|_| char::from(b'a' + rand::random_range(0..26u8)))
+        .collect();
+    [
+        ("APP_ENV", "production".to_string()),
+        ("APP_HOST", "127.0.0.1".into()),
+        ("LOG_FORMAT", "json".into()),
+        (
+            "RUST_LOG",
+            std::env::var("CHAOS_RUST_LOG").unwrap_or_else(|_| "info".into()),
+        ),
+        ("JWT_SECRET", secret),
+        ("DATABASE_URL", format!("{}/{database}", run.pg_base)),
+        ("REDIS_URL", run.redis_url.clone()),
+        (
+            "JOBS_NAMESPACE",
+            format!("chaos-{name}-{}", uuid::Uuid::new_v4().simple()),
+        ),
+        ("FIRST_ADMIN_EMAIL", "admin@chaos.example".into()),
+        ("FIRST_ADMIN_PASSWORD", "chaos-admin-password".into()),
+        ("ACCESS_TOKEN_TTL_SECONDS", "7200".into()),
+        ("PENDING_ORDER_TTL_SECONDS", "86400".into()),
+        ("SMTP_HOST", "127.0.0.1".into()),
+        ("SMTP_PORT", smtp_port.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .chain(
+        orderflow_testkit::UNREFUSING_QUOTAS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    )
+    .collect()
+}
+
 impl Stack {
     /// Starts the API and `workers` workers with `extra` settings on top of the defaults.
     pub async fn start(
@@ -96,39 +134,7 @@ impl Stack {
             "orderflow_chaos_{name}_{}",
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        let secret: String = (0..48)
-            .map(|_| char::from(b'a' + rand::random_range(0..26u8)))
-            .collect();
-        let mut env: BTreeMap<String, String> = [
-            ("APP_ENV", "production".to_string()),
-            ("APP_HOST", "127.0.0.1".into()),
-            ("LOG_FORMAT", "json".into()),
-            (
-                "RUST_LOG",
-                std::env::var("CHAOS_RUST_LOG").unwrap_or_else(|_| "info".into()),
-            ),
-            ("JWT_SECRET", secret),
-            ("DATABASE_URL", format!("{}/{database}", run.pg_base)),
-            ("REDIS_URL", run.redis_url.clone()),
-            (
-                "JOBS_NAMESPACE",
-                format!("chaos-{name}-{}", uuid::Uuid::new_v4().simple()),
-            ),
-            ("FIRST_ADMIN_EMAIL", "admin@chaos.example".into()),
-            ("FIRST_ADMIN_PASSWORD", "chaos-admin-password".into()),
-            ("ACCESS_TOKEN_TTL_SECONDS", "7200".into()),
-            ("PENDING_ORDER_TTL_SECONDS", "86400".into()),
-            ("SMTP_HOST", "127.0.0.1".into()),
-            ("SMTP_PORT", smtp.port().to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .chain(
-            orderflow_testkit::UNREFUSING_QUOTAS
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        )
-        .collect();
+        let mut env = base_env(run, name, &database, smtp.port());
         for (k, v) in extra {
             env.insert(k.to_string(), v.clone());
         }

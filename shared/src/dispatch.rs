@@ -255,7 +255,7 @@ pub async fn sweep(db: &Pool, queues: &Queues) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let mut tx = db.begin().await?;
-    let rows = outbox::claim_due(&mut tx, &kinds, SWEEP_BATCH).await?;
+    let rows = outbox::claim_due(&mut *tx, &kinds, SWEEP_BATCH).await?;
     dispatch_claimed(tx, queues, rows).await
 }
 
@@ -270,7 +270,7 @@ pub async fn redispatch_stale(
         return Ok(0);
     }
     let mut tx = db.begin().await?;
-    let rows = outbox::claim_stale(&mut tx, &kinds, older_than.as_secs_f64(), SWEEP_BATCH).await?;
+    let rows = outbox::claim_stale(&mut *tx, &kinds, older_than.as_secs_f64(), SWEEP_BATCH).await?;
     if !rows.is_empty() {
         tracing::warn!(
             jobs = rows.len(),

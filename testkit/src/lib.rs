@@ -1,6 +1,8 @@
 //! Test support for OrderFlow's suites and benchmarks (never a dependency of the binaries):
-//! throwaway PostgreSQL databases, Redis key cleanup and a real SMTP server on loopback.
+//! throwaway PostgreSQL databases, Redis key cleanup, a real SMTP server on loopback and a
+//! PostgreSQL protocol proxy that holds or delays the server's replies (`pg_proxy`).
 
+pub mod pg_proxy;
 pub mod smtp;
 
 use sqlx::{Connection, PgConnection};

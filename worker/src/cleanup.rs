@@ -1,6 +1,6 @@
 //! Periodic cleanup, on a schedule in every worker but done by one at a time (a PostgreSQL
 //! advisory lock per run): expired idempotency keys, stale refresh tokens, completed outbox
-//! rows and apalis-redis job data older than `JOB_RETENTION_DAYS`.
+//! rows and apalis-redis job data older than `JOB_RETENTION_DAYS` (or `JOB_RETENTION_SECONDS`).
 //!
 //! apalis-redis never deletes finished task data by itself (apalis #149, #487; apalis-redis
 //! #10), so done tasks' data, metadata and set entries are removed here.
@@ -62,14 +62,20 @@ pub async fn run_once(
     if !locked {
         return Ok(None);
     }
-    let days = i64::from(settings.worker.retention_days);
+    // This transaction holds the cleanup lock while Redis is purged (a round trip per task):
+    // the session's idle-in-transaction and statement limits are the request path's.
+    sqlx::raw_sql(
+        "SET LOCAL idle_in_transaction_session_timeout = 0; SET LOCAL statement_timeout = 0",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let retention = settings.worker.retention;
     let mut report = Report {
         idempotency_keys: idempotency::delete_expired(&mut *tx).await?,
         refresh_tokens: refresh_tokens::delete_stale(&mut *tx).await?,
-        outbox_rows: outbox::delete_completed_before(&mut *tx, days).await?,
+        outbox_rows: outbox::delete_completed_before(&mut *tx, retention).await?,
         redis_tasks: 0,
     };
-    let retention = Duration::from_secs(days as u64 * 86_400);
     for kind in JobKind::ALL {
         report.redis_tasks +=
             purge_done(redis.clone(), &queue_config(settings, kind), retention).await?;

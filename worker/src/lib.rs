@@ -157,7 +157,7 @@ impl Worker {
             )),
             tokio::spawn(orderflow_shared::metrics::sampler::run(
                 ctx.db.clone(),
-                settings.database_max_connections as usize,
+                settings.database.max_connections as usize,
                 stop_rx.clone(),
             )),
             tokio::spawn(metrics::sample(

@@ -49,7 +49,7 @@ pub fn document(spec: &mut openapi::OpenApi) {
             );
             add(
                 "503",
-                "Database unreachable, request timed out or sign-ins saturated; try again",
+                "Database unreachable or busy (a statement or lock time limit), request timed out or sign-ins saturated; try again",
             );
             if secured {
                 add("401", "Missing, invalid or expired bearer token");

@@ -220,7 +220,7 @@ fn account_locked(wait: std::time::Duration) -> ApiError {
 /// Signs an access token and stores a new refresh token in `family`.
 async fn issue_pair(
     state: &AppState,
-    tx: &mut sqlx::PgConnection,
+    tx: &mut db::Conn,
     user: &db::users::User,
     family: Uuid,
 ) -> Result<TokenResponse> {

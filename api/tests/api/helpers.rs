@@ -83,6 +83,22 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     start(settings, database).await
 }
 
+/// An app whose every PostgreSQL connection goes through a protocol proxy (which can hold or
+/// delay the server's replies), with `overrides`; and a pool straight to its database.
+pub async fn spawn_app_behind_proxy(
+    overrides: &[(&str, &str)],
+) -> (TestApp, orderflow_testkit::pg_proxy::PgProxy, sqlx::PgPool) {
+    init_logs();
+    let database = create_database().await;
+    let proxy = orderflow_testkit::pg_proxy::PgProxy::in_front_of(&database.url()).await;
+    let url = proxy.url_for(&database.url());
+    let mut all = vec![("DATABASE_URL", url.as_str())];
+    all.extend_from_slice(overrides);
+    let settings = test_settings(&database.name, &all);
+    let direct = sqlx::PgPool::connect(&database.url()).await.unwrap();
+    (start(settings, database).await, proxy, direct)
+}
+
 pub async fn start(settings: Settings, database: TestDatabase) -> TestApp {
     start_instance(settings, Some(database)).await
 }

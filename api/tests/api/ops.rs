@@ -232,8 +232,7 @@ async fn metrics_count_requests_by_route_template() {
 #[tokio::test]
 async fn migrations_go_down_and_up_again() {
     let app = spawn_app().await;
-    orderflow_shared::db::MIGRATOR
-        .undo(&mut *app.db.acquire().await.unwrap(), 0)
+    orderflow_shared::db::undo_migrations(&app.settings)
         .await
         .unwrap();
     let tables: i64 = sqlx::query_scalar(
@@ -243,7 +242,7 @@ async fn migrations_go_down_and_up_again() {
     .await
     .unwrap();
     assert_eq!(tables, 0);
-    orderflow_shared::db::migrate(&app.db).await.unwrap();
+    orderflow_shared::db::migrate(&app.settings).await.unwrap();
     let tables: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
     )

@@ -14,10 +14,10 @@ pub mod refresh_tokens;
 pub mod users;
 
 use crate::settings::Settings;
-pub use pool::{Conn, Pool, Tx};
+pub use pool::{Conn, Pool, PoolOptions, Tx};
 
 use sqlx::{
-    Postgres,
+    Connection, PgConnection, Postgres,
     migrate::{MigrateDatabase, Migrator},
     postgres::PgConnectOptions,
 };
@@ -26,18 +26,45 @@ use std::str::FromStr;
 /// The reversible migrations in `migrations/`, embedded at compile time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
-/// How to reach PostgreSQL (`DATABASE_URL`), naming the application in `pg_stat_activity`.
+/// How to reach PostgreSQL (`DATABASE_URL`), naming the application in `pg_stat_activity`,
+/// with the server-side time limits of every session: `statement_timeout` (below the request
+/// timeout), `lock_timeout` and `idle_in_transaction_session_timeout`, sent in the startup
+/// packet (no extra round trip).
 pub fn connect_options(settings: &Settings) -> Result<PgConnectOptions, sqlx::Error> {
+    let db = &settings.database;
+    let ms = |d: std::time::Duration| d.as_millis().to_string();
+    Ok(bare_options(settings)?.options([
+        ("statement_timeout", ms(db.statement_timeout)),
+        ("lock_timeout", ms(db.lock_timeout)),
+        (
+            "idle_in_transaction_session_timeout",
+            ms(db.idle_in_transaction_timeout),
+        ),
+    ]))
+}
+
+/// `DATABASE_URL` without OrderFlow's time limits (migrations may run for as long as they
+/// need).
+fn bare_options(settings: &Settings) -> Result<PgConnectOptions, sqlx::Error> {
     Ok(PgConnectOptions::from_str(settings.database_url())?.application_name("orderflow"))
 }
 
-/// A pool that connects on first use: the process can start (and report not-ready) while
-/// the database is down.
+/// A pool that connects on first use (and keeps `DATABASE_MIN_CONNECTIONS` open in the
+/// background): the process can start (and report not-ready) while the database is down.
 pub fn pool(settings: &Settings) -> Result<Pool, sqlx::Error> {
+    let db = &settings.database;
     Ok(Pool::new(
         connect_options(settings)?,
-        settings.database_max_connections,
-        settings.database_acquire_timeout,
+        PoolOptions {
+            max_connections: db.max_connections,
+            min_connections: db.min_connections,
+            acquire_timeout: db.acquire_timeout,
+            max_lifetime: db.max_lifetime,
+            idle_timeout: db.idle_timeout,
+            check_idle_after: db.check_idle_after,
+            // Settling waits for the statement under way, which the server ends by then.
+            settle_timeout: db.statement_timeout + std::time::Duration::from_secs(5),
+        },
     ))
 }
 
@@ -48,10 +75,25 @@ pub async fn connect(settings: &Settings) -> Result<Pool, sqlx::Error> {
     Ok(pool)
 }
 
+/// A connection of its own for migrations, without the request path's time limits.
+pub async fn migration_connection(settings: &Settings) -> Result<PgConnection, sqlx::Error> {
+    PgConnection::connect_with(&bare_options(settings)?).await
+}
+
 /// Applies pending migrations (sqlx takes a lock: several instances may do it at once).
-pub async fn migrate(pool: &Pool) -> Result<(), sqlx::migrate::MigrateError> {
-    let mut conn = pool.acquire().await?;
-    MIGRATOR.run(&mut *conn).await
+pub async fn migrate(settings: &Settings) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut conn = migration_connection(settings).await?;
+    let applied = MIGRATOR.run(&mut conn).await;
+    let _ = conn.close().await;
+    applied
+}
+
+/// Reverts every migration (local resets and the up-down-up check).
+pub async fn undo_migrations(settings: &Settings) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut conn = migration_connection(settings).await?;
+    let undone = MIGRATOR.undo(&mut conn, 0).await;
+    let _ = conn.close().await;
+    undone
 }
 
 /// Creates the database named in `DATABASE_URL` when it does not exist yet.

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{FromRow, PgConnection, PgExecutor};
+use sqlx::{FromRow, PgExecutor};
 
 use crate::{domain::OrderStatus, jobs::JobKind};
 
@@ -69,7 +69,7 @@ pub async fn enqueue_status_changed(
 /// Locks up to `limit` due, undispatched rows of the given kinds (skipping rows another
 /// dispatcher holds).
 pub async fn claim_due(
-    db: &mut PgConnection,
+    db: impl PgExecutor<'_>,
     kinds: &[&str],
     limit: i64,
 ) -> sqlx::Result<Vec<OutboxRow>> {
@@ -88,7 +88,7 @@ pub async fn claim_due(
 /// jobs Redis lost (a restart without persistence, a flush). Re-dispatching them is safe, as
 /// handlers are idempotent.
 pub async fn claim_stale(
-    db: &mut PgConnection,
+    db: impl PgExecutor<'_>,
     kinds: &[&str],
     older_than_secs: f64,
     limit: i64,
@@ -172,14 +172,17 @@ pub async fn reset_for_retry(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<b
 
 /// Deletes completed rows older than `days` (dead ones are kept while a dead_jobs row points
 /// at them, which `ON DELETE SET NULL` allows anyway).
-pub async fn delete_completed_before(db: impl PgExecutor<'_>, days: i64) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
-        "DELETE FROM outbox WHERE completed_at < now() - make_interval(days => $1::int)",
+pub async fn delete_completed_before(
+    db: impl PgExecutor<'_>,
+    age: std::time::Duration,
+) -> sqlx::Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM outbox WHERE completed_at < now() - make_interval(secs => $1)")
+            .bind(age.as_secs_f64())
+            .execute(db)
+            .await?
+            .rows_affected(),
     )
-    .bind(days)
-    .execute(db)
-    .await?
-    .rows_affected())
 }
 
 /// Rows due and not yet dispatched, and the age in seconds of the oldest (0 when none): the

@@ -82,6 +82,7 @@ pub fn zero(name: &'static str, label: &'static str, values: &[&'static str]) {
 /// The counters both binaries share, at 0.
 pub fn register_shared() {
     metrics::counter!("orderflow_db_pool_acquire_timeouts_total").absolute(0);
+    crate::db::pool::register_metrics();
     metrics::counter!("orderflow_outbox_dispatched_total").absolute(0);
     for entity in ["order", "product"] {
         for outcome in ["hit", "miss", "error", "bypass"] {

@@ -13,6 +13,8 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Samples until `stop` turns true (or its sender is gone).
 pub async fn run(db: Pool, max_connections: usize, mut stop: watch::Receiver<bool>) {
     metrics::gauge!("orderflow_db_pool_max_connections").set(max_connections as f64);
+    metrics::gauge!("orderflow_db_pool_min_connections")
+        .set(f64::from(db.options().min_connections));
     let mut tick = tokio::time::interval(EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -29,6 +31,7 @@ async fn sample_once(db: &Pool) {
     metrics::gauge!("orderflow_db_pool_connections", "state" => "in_use").set(stats.in_use as f64);
     metrics::gauge!("orderflow_db_pool_connections", "state" => "idle").set(stats.idle as f64);
     metrics::gauge!("orderflow_db_pool_waiting").set(stats.waiting as f64);
+    metrics::gauge!("orderflow_db_pool_settling").set(stats.settling as f64);
     match tokio::time::timeout(QUERY_TIMEOUT, outbox::pending_stats(db)).await {
         Ok(Ok((rows, oldest))) => {
             metrics::gauge!("orderflow_outbox_pending").set(rows as f64);

@@ -1,5 +1,9 @@
 //! Typed settings read from the environment (and `.env` outside production).
 
+mod database;
+
+pub use database::DatabaseSettings;
+
 use anyhow::{Context, bail};
 pub use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
@@ -145,8 +149,9 @@ pub struct WorkerSettings {
     pub orphan_reenqueue_after: Duration,
     pub shutdown_timeout: Duration,
     pub cleanup_interval: Duration,
-    /// Completed outbox rows and Redis job data older than this are deleted.
-    pub retention_days: u32,
+    /// Completed outbox rows and Redis job data older than this are deleted
+    /// (`JOB_RETENTION_DAYS`, or `JOB_RETENTION_SECONDS` when set: soaks and tests).
+    pub retention: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -157,9 +162,7 @@ pub struct Settings {
     /// The API's Prometheus listener (`API_METRICS_PORT`, on `APP_HOST`), apart from the
     /// public port so `/metrics` is never exposed with the API.
     pub metrics_port: u16,
-    pub database_url: SecretString,
-    pub database_max_connections: u32,
-    pub database_acquire_timeout: Duration,
+    pub database: DatabaseSettings,
     pub redis_url: SecretString,
     pub migrate_on_start: bool,
     pub jwt: JwtSettings,
@@ -273,6 +276,8 @@ impl Settings {
         if app_env == AppEnv::Production {
             check_production_origins(&cors_origins)?;
         }
+        let request_timeout = Duration::from_secs(num("REQUEST_TIMEOUT_SECONDS", 30)?);
+        let database = DatabaseSettings::from_lookup(&get, request_timeout)?;
 
         Ok(Self {
             app_env,
@@ -280,16 +285,7 @@ impl Settings {
             port: u16::try_from(num("APP_PORT", 8000)?).context("APP_PORT is out of range")?,
             metrics_port: u16::try_from(num("API_METRICS_PORT", 9000)?)
                 .context("API_METRICS_PORT is out of range")?,
-            database_url: parse(
-                "DATABASE_URL",
-                "postgres://postgres:postgres@127.0.0.1:5432/orderflow",
-            )?
-            .into(),
-            database_max_connections: num("DATABASE_MAX_CONNECTIONS", 10)? as u32,
-            database_acquire_timeout: Duration::from_secs(num(
-                "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
-                5,
-            )?),
+            database,
             redis_url: parse("REDIS_URL", "redis://127.0.0.1:6379")?.into(),
             migrate_on_start: flag("MIGRATE_ON_START", true)?,
             jwt: JwtSettings {
@@ -342,7 +338,7 @@ impl Settings {
             password_hash_queue: num("PASSWORD_HASH_QUEUE", 8 * password_hash_concurrency as u64)?
                 as usize,
             password_hash_wait: Duration::from_millis(num("PASSWORD_HASH_WAIT_MS", 500)?),
-            request_timeout: Duration::from_secs(num("REQUEST_TIMEOUT_SECONDS", 30)?),
+            request_timeout,
             jobs: JobSettings {
                 namespace: parse("JOBS_NAMESPACE", "orderflow")?,
                 pending_order_ttl: Duration::from_secs(num(
@@ -377,7 +373,10 @@ impl Settings {
                 cleanup_interval: Duration::from_secs(
                     num("CLEANUP_INTERVAL_SECONDS", 3600)?.max(1),
                 ),
-                retention_days: num("JOB_RETENTION_DAYS", 7)?.max(1) as u32,
+                retention: match get("JOB_RETENTION_SECONDS") {
+                    Some(_) => Duration::from_secs(num("JOB_RETENTION_SECONDS", 0)?.max(1)),
+                    None => Duration::from_secs(num("JOB_RETENTION_DAYS", 7)?.max(1) * 86_400),
+                },
             },
             cache: CacheSettings {
                 ttl: Duration::from_secs(num("CACHE_TTL_SECONDS", 30)?),
@@ -456,7 +455,7 @@ fn parse_key_list(list: &str) -> anyhow::Result<Vec<JwtKey>> {
 
 impl Settings {
     pub fn database_url(&self) -> &str {
-        self.database_url.expose_secret()
+        self.database.url.expose_secret()
     }
 
     pub fn redis_url(&self) -> &str {
