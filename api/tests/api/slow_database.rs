@@ -162,7 +162,7 @@ async fn every_201_is_committed_through_a_storm_of_cut_short_requests() {
         "an ordinary client got something else than 201, 409 or 503: {statuses:?}"
     );
     assert!(
-        answered_201.len() >= 10 && statuses.contains_key(&409),
+        answered_201.len() >= 5 && statuses.contains_key(&409),
         "the storm let too little through to prove anything: {statuses:?}"
     );
     assert!(
