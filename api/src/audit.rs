@@ -29,6 +29,7 @@ pub async fn record<T: Serialize>(
             before,
             after,
             request_id: request_context::current_request_id(),
+            client_request_id: request_context::current_client_request_id(),
         },
     )
     .await?;

@@ -47,8 +47,8 @@ pub async fn ensure_first_admin(
         email.as_str(),
         "Administrator",
         &hash,
-        Role::Admin,
-        None,
+        (Role::Admin, None),
+        true,
     )
     .await
     {

@@ -58,7 +58,7 @@ pub fn register() {
     zero(
         "orderflow_rate_limited_total",
         "limiter",
-        &["auth", "anonymous", "user_write", "user_read"],
+        &["auth", "anonymous", "user_write", "user_read", "account_email"],
     );
     zero(
         "orderflow_limits_fallback_total",
@@ -68,7 +68,7 @@ pub fn register() {
     zero(
         "orderflow_logins_total",
         "outcome",
-        &["success", "failure", "inactive", "locked"],
+        &["success", "failure", "inactive", "locked", "slowed"],
     );
     zero(
         "orderflow_redis_errors_total",

@@ -54,7 +54,6 @@ impl Application {
             Err(e) if settings.migrate_on_start => return Err(e),
             Err(e) => tracing::warn!(error = %e, "first admin not ensured"),
         }
-        let redis = redis::Client::open(settings.redis_url()).context("REDIS_URL")?;
         let conn = orderflow_shared::dispatch::redis_connection(&settings).context("REDIS_URL")?;
         orderflow_shared::metrics::build_info("api");
         crate::metrics::register();
@@ -66,7 +65,17 @@ impl Application {
             users.clone(),
             stopped,
         ));
-        let limiter = Limiter::new(conn.clone(), &settings.jobs.namespace, &settings.limits);
+        let per_hour = settings.accounts.emails_per_hour.max(1);
+        let account_emails = orderflow_shared::settings::RateLimit {
+            burst: per_hour,
+            replenish: std::time::Duration::from_secs(3600) / per_hour,
+        };
+        let limiter = Limiter::new(
+            conn.clone(),
+            &settings.jobs.namespace,
+            &settings.limits,
+            account_emails,
+        );
         let logins = Arc::new(LoginGuard::new(
             conn.clone(),
             &settings.jobs.namespace,
@@ -75,7 +84,7 @@ impl Application {
         ));
         let state = AppState {
             db: pool,
-            redis,
+            redis: conn.clone(),
             cache: ReadCache::new(
                 conn.clone(),
                 &settings.jobs.namespace,

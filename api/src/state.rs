@@ -14,8 +14,9 @@ use crate::{
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub db: Pool,
-    /// For `/ready` only.
-    pub redis: redis::Client,
+    /// For `/ready`: the instance's one multiplexed Redis connection (reconnects by itself),
+    /// not a new connection per probe.
+    pub redis: redis::aio::ConnectionManager,
     /// Single orders and products, shared by every instance through Redis.
     pub cache: ReadCache,
     /// Authenticated users, forgotten on PostgreSQL's change notifications.

@@ -26,6 +26,7 @@ impl Env {
             .collect();
         let vars = [
             ("APP_ENV", "production".to_string()),
+            ("APP_PUBLIC_URL", "https://shop.bench.example".into()),
             ("LOG_FORMAT", "json".into()),
             ("RUST_LOG", "info".into()),
             ("JWT_SECRET", secret),

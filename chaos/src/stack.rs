@@ -91,6 +91,9 @@ pub fn base_env(run: &Run, name: &str, database: &str, smtp_port: u16) -> BTreeM
         .collect();
     [
         ("APP_ENV", "production".to_string()),
+        ("APP_PUBLIC_URL", "https://shop.chaos.example".into()),
+        // The faults are about order emails; registration is not under test here.
+        ("EMAIL_VERIFICATION_REQUIRED", "false".into()),
         ("APP_HOST", "127.0.0.1".into()),
         ("LOG_FORMAT", "json".into()),
         (

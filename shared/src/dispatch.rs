@@ -18,7 +18,10 @@ use crate::{
         Pool,
         outbox::{self, OutboxRow},
     },
-    jobs::{ExpirePendingOrder, JobKind, SendOrderConfirmation, SendOrderStatusChanged},
+    jobs::{
+        ExpirePendingOrder, JobKind, SendAccountEmail, SendOrderConfirmation,
+        SendOrderStatusChanged,
+    },
     settings::Settings,
 };
 
@@ -36,12 +39,13 @@ pub const SWEEP_BATCH: i64 = 200;
 /// PostgreSQL holds any larger backlog, durably.
 pub const MAX_QUEUED: usize = 2_000;
 
-/// Handles on the three job queues. Cheap to clone.
+/// Handles on the job queues. Cheap to clone.
 #[derive(Clone)]
 pub struct Queues {
     pub confirmation: RedisStorage<SendOrderConfirmation>,
     pub status_changed: RedisStorage<SendOrderStatusChanged>,
     pub expiry: RedisStorage<ExpirePendingOrder>,
+    pub account: RedisStorage<SendAccountEmail>,
     conn: ConnectionManager,
     configs: Vec<(JobKind, Config)>,
 }
@@ -87,6 +91,8 @@ impl Queues {
                 .with_config(queue_config(settings, JobKind::OrderStatusChanged)),
             expiry: RedisStorage::new(conn.clone())
                 .with_config(queue_config(settings, JobKind::ExpirePendingOrder)),
+            account: RedisStorage::new(conn.clone())
+                .with_config(queue_config(settings, JobKind::AccountEmail)),
             configs: JobKind::ALL
                 .into_iter()
                 .map(|kind| (kind, queue_config(settings, kind)))
@@ -191,6 +197,7 @@ impl Queues {
             JobKind::OrderConfirmation => push_rows(&self.confirmation, rows).await,
             JobKind::OrderStatusChanged => push_rows(&self.status_changed, rows).await,
             JobKind::ExpirePendingOrder => push_rows(&self.expiry, rows).await,
+            JobKind::AccountEmail => push_rows(&self.account, rows).await,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::OrderStatus;
+use crate::domain::{OrderStatus, account_email::Purpose};
 
 /// Sends the "order received" email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,19 +31,33 @@ pub struct ExpirePendingOrder {
     pub outbox_id: i64,
 }
 
+/// Sends an account email (verification, password reset, unlock link) with a single-use
+/// token the worker makes. Addressed by user, or by address for a password reset (the API
+/// writes the same row whether or not an account has it; the worker looks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendAccountEmail {
+    pub purpose: Purpose,
+    pub user_id: Option<i64>,
+    pub email: Option<String>,
+    pub outbox_id: i64,
+    pub request_id: Option<String>,
+}
+
 /// The kinds of outbox rows, one Redis queue each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobKind {
     OrderConfirmation,
     OrderStatusChanged,
     ExpirePendingOrder,
+    AccountEmail,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 3] = [
+    pub const ALL: [JobKind; 4] = [
         Self::OrderConfirmation,
         Self::OrderStatusChanged,
         Self::ExpirePendingOrder,
+        Self::AccountEmail,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +65,7 @@ impl JobKind {
             Self::OrderConfirmation => "send_order_confirmation",
             Self::OrderStatusChanged => "send_order_status_changed",
             Self::ExpirePendingOrder => "expire_pending_order",
+            Self::AccountEmail => "send_account_email",
         }
     }
 

@@ -6,6 +6,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod jobs;
 pub mod metrics;
+pub mod opaque_token;
 pub mod redis_link;
 pub mod settings;
 pub mod shutdown;

@@ -3,6 +3,7 @@
 //! PostgreSQL protocol proxy that holds or delays the server's replies (`pg_proxy`).
 
 pub mod pg_proxy;
+pub mod redis_server;
 pub mod smtp;
 
 use sqlx::{Connection, PgConnection};

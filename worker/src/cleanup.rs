@@ -1,5 +1,6 @@
 //! Periodic cleanup, on a schedule in every worker but done by one at a time (a PostgreSQL
-//! advisory lock per run): expired idempotency keys, stale refresh tokens, completed outbox
+//! advisory lock per run): expired idempotency keys, stale refresh tokens, sessions and
+//! account tokens, completed outbox
 //! rows and apalis-redis job data older than `JOB_RETENTION_DAYS` (or `JOB_RETENTION_SECONDS`).
 //!
 //! apalis-redis never deletes finished task data by itself (apalis #149, #487; apalis-redis
@@ -7,7 +8,7 @@
 
 use apalis_redis::{Config, ConnectionManager};
 use orderflow_shared::{
-    db::{Pool, idempotency, outbox, refresh_tokens},
+    db::{Pool, account_tokens, idempotency, outbox, refresh_tokens, sessions},
     dispatch::queue_config,
     jobs::JobKind,
     settings::Settings,
@@ -24,6 +25,8 @@ const CLEANUP_LOCK: i64 = 0x0F10_C1EA;
 pub struct Report {
     pub idempotency_keys: u64,
     pub refresh_tokens: u64,
+    pub sessions: u64,
+    pub account_tokens: u64,
     pub outbox_rows: u64,
     pub redis_tasks: u64,
 }
@@ -73,6 +76,8 @@ pub async fn run_once(
     let mut report = Report {
         idempotency_keys: idempotency::delete_expired(&mut *tx).await?,
         refresh_tokens: refresh_tokens::delete_stale(&mut *tx).await?,
+        sessions: sessions::delete_stale(&mut *tx).await?,
+        account_tokens: account_tokens::delete_stale(&mut *tx).await?,
         outbox_rows: outbox::delete_completed_before(&mut *tx, retention).await?,
         redis_tasks: 0,
     };
@@ -83,6 +88,8 @@ pub async fn run_once(
     tx.commit().await?;
     metrics::cleanup_deleted("idempotency_keys", report.idempotency_keys);
     metrics::cleanup_deleted("refresh_tokens", report.refresh_tokens);
+    metrics::cleanup_deleted("sessions", report.sessions);
+    metrics::cleanup_deleted("account_tokens", report.account_tokens);
     metrics::cleanup_deleted("outbox_rows", report.outbox_rows);
     metrics::cleanup_deleted("redis_tasks", report.redis_tasks);
     Ok(Some(report))

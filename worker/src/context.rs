@@ -1,6 +1,9 @@
 //! What every job handler needs, passed to apalis as `Data<JobContext>`.
 
-use orderflow_shared::{cache::ReadCache, db::Pool, dispatch::Queues, domain::retry::RetryPolicy};
+use orderflow_shared::{
+    cache::ReadCache, db::Pool, dispatch::Queues, domain::retry::RetryPolicy,
+    settings::AccountSettings,
+};
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Notify;
 
@@ -18,4 +21,6 @@ pub struct JobContext {
     pub cache: ReadCache,
     /// Wakes this process's outbox sweep (a job wrote outbox rows).
     pub sweep: Arc<Notify>,
+    /// Where account emails' links point and how long their tokens live.
+    pub accounts: AccountSettings,
 }

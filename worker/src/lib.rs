@@ -1,5 +1,5 @@
-//! The OrderFlow worker: consumes confirmation-email, status-email and expiry jobs from
-//! apalis-redis, sweeps the outbox into Redis, cleans up on a schedule, and serves `/health`
+//! The OrderFlow worker: consumes confirmation-email, status-email, expiry and account-email
+//! jobs from apalis-redis, sweeps the outbox into Redis, cleans up on a schedule, and serves `/health`
 //! and `/metrics`. `main.rs` only reads settings; tests start the same thing in-process.
 
 pub mod cleanup;
@@ -93,6 +93,7 @@ impl Worker {
                 settings.cache.timeout,
             ),
             sweep: Arc::new(Notify::new()),
+            accounts: settings.accounts.clone(),
         };
         Ok(Self {
             settings,
@@ -176,66 +177,34 @@ impl Worker {
         let poll = settings.worker.poll_interval;
         let concurrency = settings.worker.concurrency;
         let grace = settings.worker.shutdown_timeout;
-        let confirmation = {
-            let (ctx, name) = (ctx.clone(), format!("{name}:confirmation"));
-            move || {
-                let (ctx, name) = (ctx.clone(), name.clone());
-                Monitor::new().shutdown_timeout(grace).register(move |_| {
-                    WorkerBuilder::new(name.as_str())
-                        .backend(
-                            ctx.queues
-                                .confirmation
-                                .clone()
-                                .poll_with_strategy(poll::Every::new(poll)),
-                        )
-                        .data(ctx.clone())
-                        .concurrency(concurrency)
-                        .catch_panic()
-                        .enable_tracing()
-                        .build(handlers::confirmation::handle)
-                })
-            }
-        };
-        let status_changed = {
-            let (ctx, name) = (ctx.clone(), format!("{name}:status_changed"));
-            move || {
-                let (ctx, name) = (ctx.clone(), name.clone());
-                Monitor::new().shutdown_timeout(grace).register(move |_| {
-                    WorkerBuilder::new(name.as_str())
-                        .backend(
-                            ctx.queues
-                                .status_changed
-                                .clone()
-                                .poll_with_strategy(poll::Every::new(poll)),
-                        )
-                        .data(ctx.clone())
-                        .concurrency(concurrency)
-                        .catch_panic()
-                        .enable_tracing()
-                        .build(handlers::status_changed::handle)
-                })
-            }
-        };
-        let expiry = {
-            let (ctx, name) = (ctx.clone(), format!("{name}:expiry"));
-            move || {
-                let (ctx, name) = (ctx.clone(), name.clone());
-                Monitor::new().shutdown_timeout(grace).register(move |_| {
-                    WorkerBuilder::new(name.as_str())
-                        .backend(
-                            ctx.queues
-                                .expiry
-                                .clone()
-                                .poll_with_strategy(poll::Every::new(poll)),
-                        )
-                        .data(ctx.clone())
-                        .concurrency(concurrency)
-                        .catch_panic()
-                        .enable_tracing()
-                        .build(handlers::expiry::handle)
-                })
-            }
-        };
+        // One apalis monitor per queue, each restarted on its own when Redis goes away
+        // (`restart.rs`).
+        macro_rules! monitor {
+            ($queue:ident, $handler:path) => {{
+                let (ctx, name) = (ctx.clone(), format!("{name}:{}", stringify!($queue)));
+                move || {
+                    let (ctx, name) = (ctx.clone(), name.clone());
+                    Monitor::new().shutdown_timeout(grace).register(move |_| {
+                        WorkerBuilder::new(name.as_str())
+                            .backend(
+                                ctx.queues
+                                    .$queue
+                                    .clone()
+                                    .poll_with_strategy(poll::Every::new(poll)),
+                            )
+                            .data(ctx.clone())
+                            .concurrency(concurrency)
+                            .catch_panic()
+                            .enable_tracing()
+                            .build($handler)
+                    })
+                }
+            }};
+        }
+        let confirmation = monitor!(confirmation, handlers::confirmation::handle);
+        let status_changed = monitor!(status_changed, handlers::status_changed::handle);
+        let expiry = monitor!(expiry, handlers::expiry::handle);
+        let account = monitor!(account, handlers::account::handle);
         let stop_on_signal = {
             let stop_tx = stop_tx.clone();
             async move {
@@ -248,6 +217,7 @@ impl Worker {
             restart::supervise("confirmation", confirmation, stop_rx.clone()),
             restart::supervise("status_changed", status_changed, stop_rx.clone()),
             restart::supervise("expiry", expiry, stop_rx.clone()),
+            restart::supervise("account", account, stop_rx.clone()),
         );
         let _ = stop_tx.send(true);
         for task in background {

@@ -11,11 +11,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Email kinds (`orderflow_emails_total{kind}`).
-const EMAIL_KINDS: [&str; 4] = [
+const EMAIL_KINDS: [&str; 7] = [
     "order_confirmation",
     "status_shipped",
     "status_delivered",
     "status_cancelled",
+    "account_verify_email",
+    "account_reset_password",
+    "account_unlock",
 ];
 
 /// The worker's labelled counters at 0 (see `orderflow_shared::metrics::zero`).
@@ -53,6 +56,8 @@ pub fn register() {
         &[
             "idempotency_keys",
             "refresh_tokens",
+            "sessions",
+            "account_tokens",
             "outbox_rows",
             "redis_tasks",
         ],

@@ -18,6 +18,8 @@ pub struct CurrentUser {
     pub id: i64,
     pub role: Role,
     pub customer_id: Option<i64>,
+    /// The session (login) the request's token belongs to.
+    pub session: uuid::Uuid,
 }
 
 impl CurrentUser {
@@ -83,15 +85,20 @@ impl FromRequestParts<AppState> for CurrentUser {
             return Err(ApiError::Unauthorized("Not authenticated".into()));
         }
         let token = bearer_token(&parts.headers).ok_or_else(unauthorized)?;
-        let user_id = state.jwt.user_id(token).map_err(|err| {
+        let bearer = state.jwt.bearer(token).map_err(|err| {
             tracing::info!(reason = %err, "access token refused");
             unauthorized()
         })?;
-        let user = match state.users.get(user_id) {
+        let cached = state
+            .users
+            .get(bearer.user_id)
+            .filter(|u| u.has_session(bearer.session));
+        let user = match cached {
             Some(user) => user,
+            // Not cached, or cached before this session started (or after it ended): read.
             None => {
                 let generation = state.users.generation();
-                let row = db::users::get_auth(&state.db, user_id)
+                let row = db::users::get_auth(&state.db, bearer.user_id)
                     .await?
                     .filter(|u| u.is_active)
                     .ok_or_else(unauthorized)?;
@@ -99,8 +106,16 @@ impl FromRequestParts<AppState> for CurrentUser {
                     id: row.id,
                     role: row.role,
                     customer_id: row.customer_id,
+                    sessions: row.sessions.into(),
                 };
-                state.users.insert(user, generation);
+                state.users.insert(user.clone(), generation);
+                if !user.has_session(bearer.session) {
+                    tracing::info!(
+                        user_id = user.id,
+                        "access token of an ended session refused"
+                    );
+                    return Err(unauthorized());
+                }
                 user
             }
         };
@@ -109,6 +124,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             id: user.id,
             role: user.role,
             customer_id: user.customer_id,
+            session: bearer.session,
         })
     }
 }

@@ -6,11 +6,21 @@ use orderflow_shared::{domain::Role, settings::JwtSettings};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use std::{collections::HashMap, sync::Mutex};
+use uuid::Uuid;
+
+/// Who a verified token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bearer {
+    pub user_id: i64,
+    pub session: Uuid,
+}
 
 /// The claims OrderFlow puts in (and demands of) every access token.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
+    /// The session (login) the token belongs to: ending it ends the token at once.
+    pub sid: Uuid,
     pub role: Role,
     pub exp: u64,
     pub iat: u64,
@@ -22,7 +32,7 @@ pub struct JwtKeys {
     /// Tokens already verified, by their full text (header, claims and signature): the same
     /// string always verifies the same way, so only its expiry needs checking again.
     /// Verification (base64, JSON, HMAC) was ~5% of a cached read's CPU.
-    verified: Mutex<HashMap<String, (i64, u64)>>,
+    verified: Mutex<HashMap<String, (Bearer, u64)>>,
     signing_kid: String,
     encoding: EncodingKey,
     decoding: HashMap<String, DecodingKey>,
@@ -85,11 +95,12 @@ impl JwtKeys {
         self.ttl_seconds
     }
 
-    /// Issues an access token for `user_id` valid for the configured TTL.
-    pub fn issue(&self, user_id: i64, role: Role) -> anyhow::Result<String> {
+    /// Issues an access token for `user_id` in `session`, valid for the configured TTL.
+    pub fn issue(&self, user_id: i64, session: Uuid, role: Role) -> anyhow::Result<String> {
         let now = jsonwebtoken::get_current_timestamp();
         self.sign(&Claims {
             sub: user_id.to_string(),
+            sid: session,
             role,
             iat: now,
             exp: now + self.ttl_seconds,
@@ -105,16 +116,20 @@ impl JwtKeys {
         Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
     }
 
-    /// The user a bearer token names, after `verify`, remembering tokens that passed.
-    pub fn user_id(&self, token: &str) -> Result<i64, TokenError> {
+    /// The user and session a bearer token names, after `verify`, remembering tokens that
+    /// passed.
+    pub fn bearer(&self, token: &str) -> Result<Bearer, TokenError> {
         let now = jsonwebtoken::get_current_timestamp();
-        if let Some(&(user_id, exp)) = self.verified.lock().expect("jwt cache lock").get(token)
+        if let Some(&(bearer, exp)) = self.verified.lock().expect("jwt cache lock").get(token)
             && now <= exp + self.validation.leeway
         {
-            return Ok(user_id);
+            return Ok(bearer);
         }
         let claims = self.verify(token)?;
-        let user_id: i64 = claims.sub.parse().map_err(|_| TokenError::BadSubject)?;
+        let bearer = Bearer {
+            user_id: claims.sub.parse().map_err(|_| TokenError::BadSubject)?,
+            session: claims.sid,
+        };
         let mut verified = self.verified.lock().expect("jwt cache lock");
         if verified.len() >= MAX_VERIFIED {
             verified.retain(|_, &mut (_, exp)| now <= exp);
@@ -122,8 +137,8 @@ impl JwtKeys {
                 verified.clear();
             }
         }
-        verified.insert(token.to_string(), (user_id, claims.exp));
-        Ok(user_id)
+        verified.insert(token.to_string(), (bearer, claims.exp));
+        Ok(bearer)
     }
 
     /// Verifies signature (with the key its `kid` names), expiry, issuer and audience.
@@ -155,33 +170,44 @@ mod tests {
             audience: "orderflow-api".into(),
             access_token_ttl: Duration::from_secs(60),
             refresh_token_ttl: Duration::from_secs(600),
+            session_max: Duration::from_secs(3600),
         }
     }
 
     #[test]
     fn issued_tokens_verify_and_carry_the_claims() {
         let keys = JwtKeys::new(&settings("k1", "secret-one"));
-        let claims = keys.verify(&keys.issue(42, Role::Staff).unwrap()).unwrap();
+        let sid = Uuid::new_v4();
+        let claims = keys
+            .verify(&keys.issue(42, sid, Role::Staff).unwrap())
+            .unwrap();
         assert_eq!((claims.sub.as_str(), claims.role), ("42", Role::Staff));
+        assert_eq!(claims.sid, sid);
         assert_eq!(claims.exp - claims.iat, 60);
     }
 
     #[test]
     fn remembered_tokens_still_expire_and_other_strings_are_checked_in_full() {
         let keys = JwtKeys::new(&settings("k1", "secret-one"));
-        let token = keys.issue(7, Role::Customer).unwrap();
-        assert_eq!(keys.user_id(&token).unwrap(), 7);
-        assert_eq!(keys.user_id(&token).unwrap(), 7, "from the cache");
+        let sid = Uuid::new_v4();
+        let token = keys.issue(7, sid, Role::Customer).unwrap();
+        let bearer = Bearer {
+            user_id: 7,
+            session: sid,
+        };
+        assert_eq!(keys.bearer(&token).unwrap(), bearer);
+        assert_eq!(keys.bearer(&token).unwrap(), bearer, "from the cache");
         // A tampered copy is another string: verified in full, and refused.
         let mut tampered = token.clone();
         tampered.pop();
-        assert!(keys.user_id(&tampered).is_err());
+        assert!(keys.bearer(&tampered).is_err());
         // A token remembered while valid is refused once it expires (as if time had passed:
         // its entry is put in the cache directly).
         let now = jsonwebtoken::get_current_timestamp();
         let expired = keys
             .sign(&Claims {
                 sub: "7".into(),
+                sid,
                 role: Role::Customer,
                 iat: now - 1000,
                 exp: now - 60,
@@ -192,14 +218,14 @@ mod tests {
         keys.verified
             .lock()
             .unwrap()
-            .insert(expired.clone(), (7, now - 60));
-        assert!(keys.user_id(&expired).is_err());
+            .insert(expired.clone(), (bearer, now - 60));
+        assert!(keys.bearer(&expired).is_err());
     }
 
     #[test]
     fn rotated_keys_keep_verifying_old_tokens_but_unknown_kids_fail() {
         let old = JwtKeys::new(&settings("k1", "secret-one"));
-        let token = old.issue(1, Role::Admin).unwrap();
+        let token = old.issue(1, Uuid::new_v4(), Role::Admin).unwrap();
         let mut rotated = settings("k2", "secret-two");
         rotated.previous_keys.push(JwtKey {
             kid: "k1".into(),

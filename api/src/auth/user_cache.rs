@@ -3,7 +3,9 @@
 //!
 //! Staleness is ruled out by PostgreSQL itself: a trigger on `users` (migration 0004) sends
 //! `NOTIFY orderflow_user_changed, '<id>'` when a role, activation or customer link changes,
-//! delivered when (and only if) the change commits, whoever made it. Every instance listens
+//! and one on `sessions` (0006) when one of the user's sessions ends, delivered when (and
+//! only if) the change commits, whoever made it. A session that started after the user was
+//! cached is simply not in the entry: that request reads the user again. Every instance listens
 //! on its own connection and forgets that user at once. While the listening connection is
 //! down the cache is switched off and emptied (notifications may have been missed), so a
 //! lost connection can make requests slower, never stale. The instance that makes a change
@@ -21,6 +23,7 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::sync::watch;
+use uuid::Uuid;
 
 pub const CHANNEL: &str = "orderflow_user_changed";
 /// Entries are re-read after this even without a notification (a safety net only).
@@ -29,11 +32,19 @@ const MAX_AGE: Duration = Duration::from_secs(300);
 const CAPACITY: usize = 50_000;
 
 /// What a request needs to know about its user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthUser {
     pub id: i64,
     pub role: Role,
     pub customer_id: Option<i64>,
+    /// Its live sessions (logins): a token of any other session is refused.
+    pub sessions: Arc<[Uuid]>,
+}
+
+impl AuthUser {
+    pub fn has_session(&self, session: Uuid) -> bool {
+        self.sessions.contains(&session)
+    }
 }
 
 #[derive(Default)]
@@ -59,7 +70,7 @@ impl UserCache {
         entries
             .get(&id)
             .filter(|(_, at)| at.elapsed() < MAX_AGE)
-            .map(|(user, _)| *user)
+            .map(|(user, _)| user.clone())
     }
 
     /// Call before reading a user from the database; pass the result to `insert`.
@@ -168,6 +179,7 @@ mod tests {
             id,
             role: Role::Customer,
             customer_id: Some(id),
+            sessions: Arc::from(vec![Uuid::from_u128(id as u128)]),
         }
     }
 

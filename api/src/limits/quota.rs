@@ -35,10 +35,19 @@ pub enum Class {
     UserWrite,
     /// Reads by an authenticated user: per user.
     UserRead,
+    /// Account emails asked for (verification resends, password resets): per account and
+    /// per address (`ACCOUNT_EMAILS_PER_HOUR`).
+    AccountEmail,
 }
 
 impl Class {
-    pub const ALL: [Class; 4] = [Self::Auth, Self::Anonymous, Self::UserWrite, Self::UserRead];
+    pub const ALL: [Class; 5] = [
+        Self::Auth,
+        Self::Anonymous,
+        Self::UserWrite,
+        Self::UserRead,
+        Self::AccountEmail,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -46,6 +55,7 @@ impl Class {
             Self::Anonymous => "anonymous",
             Self::UserWrite => "user_write",
             Self::UserRead => "user_read",
+            Self::AccountEmail => "account_email",
         }
     }
 
@@ -75,21 +85,27 @@ pub struct Limiter {
     link: RedisLink,
     script: redis::Script,
     prefix: String,
-    quotas: [RateLimit; 4],
+    quotas: [RateLimit; 5],
     /// Requests already counted in Redis, admitted here without asking again.
     leases: Leases,
-    local: [Local; 4],
+    local: [Local; 5],
 }
 
 impl Limiter {
     /// Keys are `{namespace}:ratelimit:{class}:{subject}`. Starts the task that forgets idle
     /// clients of the local fallback (call inside a Tokio runtime).
-    pub fn new(conn: ConnectionManager, namespace: &str, settings: &LimitSettings) -> Arc<Self> {
+    pub fn new(
+        conn: ConnectionManager,
+        namespace: &str,
+        settings: &LimitSettings,
+        account_emails: RateLimit,
+    ) -> Arc<Self> {
         let quotas = Class::ALL.map(|class| match class {
             Class::Auth => settings.auth_per_ip,
             Class::Anonymous => settings.anonymous_per_ip,
             Class::UserWrite => settings.user_writes,
             Class::UserRead => settings.user_reads,
+            Class::AccountEmail => account_emails,
         });
         let limiter = Arc::new(Self {
             enabled: settings.enabled,

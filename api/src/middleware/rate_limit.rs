@@ -48,7 +48,8 @@ pub async fn per_caller(State(state): State<AppState>, req: Request, next: Next)
     if !state.limiter.enabled() {
         return next.run(req).await;
     }
-    let user = bearer_token(req.headers()).and_then(|token| state.jwt.user_id(token).ok());
+    let user = bearer_token(req.headers())
+        .and_then(|token| state.jwt.bearer(token).ok().map(|b| b.user_id));
     let (class, subject) = match user {
         Some(id) if is_read(req.method()) => (Class::UserRead, id.to_string()),
         Some(id) => (Class::UserWrite, id.to_string()),

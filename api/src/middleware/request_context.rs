@@ -24,14 +24,22 @@ pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id
 
 tokio::task_local! {
     static REQUEST_ID: String;
+    static CLIENT_REQUEST_ID: Option<String>;
 }
 
-/// The id of the request being served on this task, if any.
+/// The id of the request being served on this task, if any: always the server's own.
 pub fn current_request_id() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// A client-supplied id is kept when it is 1..=64 visible ASCII characters.
+/// What the client sent as `X-Request-Id` (when sane): its own correlation id, logged and
+/// audited beside the server's, never in its place.
+pub fn current_client_request_id() -> Option<String> {
+    CLIENT_REQUEST_ID.try_with(Clone::clone).ok().flatten()
+}
+
+/// A client-supplied id is kept (as its correlation id) when it is 1..=64 visible ASCII
+/// characters.
 fn is_sane(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
 }
@@ -47,13 +55,13 @@ pub async fn request_context(
     let client = client_ip::of_request(&req, &trusted_proxies);
     req.extensions_mut().insert(ClientIp(client));
     let headers_policy = security_headers::Policy::for_request(&req);
-    let request_id = req
+    let client_request_id = req
         .headers()
         .get(&REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|id| is_sane(id))
-        .map(str::to_owned)
-        .unwrap_or_else(|| Uuid::new_v4().to_string());
+        .map(str::to_owned);
+    let request_id = Uuid::new_v4().to_string();
     // Handlers and the worker payloads read the id from the request itself.
     let header_value = HeaderValue::from_str(&request_id).expect("sane ids are valid headers");
     req.headers_mut()
@@ -68,6 +76,7 @@ pub async fn request_context(
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
+        client_request_id = client_request_id.as_deref().unwrap_or(""),
         method = %method,
         route = %route,
         client_ip = %client,
@@ -76,10 +85,13 @@ pub async fn request_context(
     let started = Instant::now();
     let in_flight = crate::metrics::InFlight::start();
     let response = REQUEST_ID
-        .scope(request_id, async move {
-            let response = next.run(req).await;
-            enforce_error_contract(response)
-        })
+        .scope(
+            request_id,
+            CLIENT_REQUEST_ID.scope(client_request_id, async move {
+                let response = next.run(req).await;
+                enforce_error_contract(response)
+            }),
+        )
         .instrument(span.clone())
         .await;
 

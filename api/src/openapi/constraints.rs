@@ -26,6 +26,7 @@ use utoipa::openapi::{
 /// Longest customer and product name (`text::required(…, NAME_MAX)` in the handlers).
 const NAME_MAX: usize = 200;
 
+#[derive(Clone)]
 enum Rule {
     Text {
         pattern: Option<String>,
@@ -96,7 +97,10 @@ fn properties() -> Vec<(&'static str, &'static str, Rule)> {
     };
     vec![
         ("RegisterRequest", "email", email()),
-        ("RegisterRequest", "password", password),
+        ("RegisterRequest", "password", password.clone()),
+        ("ChangePasswordRequest", "new_password", password.clone()),
+        ("ResetPasswordRequest", "password", password),
+        ("ForgotPasswordRequest", "email", email()),
         ("RegisterRequest", "name", name()),
         ("CreateCustomerRequest", "name", name()),
         ("CreateCustomerRequest", "email", email()),

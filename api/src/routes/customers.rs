@@ -157,7 +157,8 @@ async fn get_customer(
         .ok_or_else(|| ApiError::not_found("Customer"))
 }
 
-/// Changes name, tier or activation (staff/admin).
+/// Changes name or tier (staff, admin) or activation (admin only, as `DELETE`: whoever may
+/// deactivate a customer may do it by either route).
 #[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "customers",
     params(("id" = i64, Path, description = "Customer id")),
     request_body = UpdateCustomerRequest,
@@ -165,7 +166,7 @@ async fn get_customer(
     responses(
         (status = 200, description = "The updated customer", body = Customer),
         (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "Not staff", body = ErrorBody),
+        (status = 403, description = "Not staff, or staff changing `is_active` (admin only)", body = ErrorBody),
         (status = 404, description = "No such customer", body = ErrorBody),
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
@@ -176,6 +177,10 @@ async fn update_customer(
     AppJson(req): AppJson<UpdateCustomerRequest>,
 ) -> Result<Json<Customer>> {
     user.require_staff()?;
+    if req.is_active.is_some() {
+        // The same rule as `DELETE /customers/{id}`.
+        user.require_admin()?;
+    }
     let mut v = Validator::new();
     let name = v.check_opt("name", req.name, |n| text::required(&n, 200));
     v.finish().map_err(ApiError::invalid)?;

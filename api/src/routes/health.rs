@@ -28,10 +28,8 @@ async fn postgres_ok(state: &AppState) -> bool {
 }
 
 async fn redis_ok(state: &AppState) -> bool {
-    let ping = async {
-        let mut conn = state.redis.get_multiplexed_async_connection().await?;
-        redis::cmd("PING").query_async::<String>(&mut conn).await
-    };
+    let mut conn = state.redis.clone();
+    let ping = async move { redis::cmd("PING").query_async::<String>(&mut conn).await };
     matches!(tokio::time::timeout(CHECK_TIMEOUT, ping).await, Ok(Ok(ref pong)) if pong == "PONG")
 }
 

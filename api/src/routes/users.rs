@@ -39,6 +39,9 @@ pub struct UserResponse {
     #[schema(example = 3)]
     pub customer_id: Option<i64>,
     pub is_active: bool,
+    /// False until the owner of a self-registered account followed the verification link
+    /// (no email but the verification goes to the address before).
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -51,6 +54,7 @@ impl From<db::users::User> for UserResponse {
             name: user.name,
             role: user.role,
             is_active: user.is_active,
+            email_verified: user.email_verified_at.is_some(),
             created_at: user.created_at,
         }
     }
@@ -141,13 +145,16 @@ async fn update_user(
 ) -> Result<Json<UserResponse>> {
     actor.require_admin()?;
     let mut tx = state.db.begin().await?;
+    // Every active admin's row first, in id order: two admins demoting each other at once
+    // are served one after the other, and the second sees one admin fewer.
+    let admins = db::users::lock_active_admins(&mut *tx).await?;
     let before = db::users::get_for_update(&mut *tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("User"))?;
     let loses_admin = before.role == Role::Admin
         && before.is_active
         && (req.role.is_some_and(|r| r != Role::Admin) || req.is_active == Some(false));
-    if loses_admin && db::users::count_other_active_admins(&mut *tx, id).await? == 0 {
+    if loses_admin && !admins.iter().any(|a| *a != id) {
         return Err(ApiError::Conflict(
             "Cannot demote or deactivate the last active admin".into(),
         ));
@@ -163,7 +170,12 @@ async fn update_user(
     let after = db::users::update(&mut *tx, id, req.role, customer_id, req.is_active)
         .await?
         .ok_or_else(|| ApiError::not_found("User"))?;
-    if after.role != before.role || !after.is_active {
+    if !after.is_active {
+        // Deactivation ends every session: refresh tokens and access tokens alike.
+        db::sessions::revoke_all(&mut *tx, id).await?;
+    } else if after.role != before.role {
+        // A new role applies from the next request on (the user cache forgets the user); the
+        // login's refresh tokens go, so the client logs in again under its new role.
         db::refresh_tokens::revoke_for_user(&mut *tx, id).await?;
     }
     let (before, after) = (UserResponse::from(before), UserResponse::from(after));

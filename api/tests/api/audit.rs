@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use crate::helpers::{assert_error, json_ok, spawn_app};
 
 #[tokio::test]
-async fn each_audited_action_writes_one_row_with_actor_states_and_request_id() {
+async fn each_audited_action_writes_one_row_with_actor_states_and_both_request_ids() {
     let app = spawn_app().await;
     let admin = app.admin().await;
     let staff = app.staff("staff@example.com").await;
@@ -131,9 +131,12 @@ async fn each_audited_action_writes_one_row_with_actor_states_and_request_id() {
     let find = |action: &str, rid: &str| {
         let matching: Vec<&Value> = entries
             .iter()
-            .filter(|e| e["action"] == action && e["request_id"] == rid)
+            .filter(|e| e["action"] == action && e["client_request_id"] == rid)
             .collect();
         assert_eq!(matching.len(), 1, "{action} {rid}: {entries:#?}");
+        // The row's request id is the server's own; the client's is kept beside it.
+        let server_id = matching[0]["request_id"].as_str().unwrap();
+        assert!(server_id != rid && server_id.len() == 36, "{server_id}");
         matching[0].clone()
     };
     let created = find("product.created", "rid-product-create");

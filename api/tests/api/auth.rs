@@ -103,6 +103,7 @@ async fn login_returns_a_bearer_pair_and_me_describes_the_user() {
             "created_at",
             "customer_id",
             "email",
+            "email_verified",
             "id",
             "is_active",
             "name",

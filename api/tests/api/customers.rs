@@ -285,3 +285,50 @@ async fn paging_is_bounded_and_reports_totals() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn deactivating_a_customer_takes_the_same_role_by_either_route() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let staff = app.staff("staff@example.com").await;
+    let ada = app.customer("ada@example.com").await;
+    for (who, token, allowed) in [
+        ("customer", ada.token.clone(), false),
+        ("staff", staff.token.clone(), false),
+        ("admin", admin.token.clone(), true),
+    ] {
+        let bob = app.customer(&format!("bob-{who}@example.com")).await;
+        let path = format!("/api/v1/customers/{}", bob.customer_id.unwrap());
+        let by_patch = app.patch(&path, &token, &json!({"is_active": false})).await;
+        let by_delete = app.delete(&path, &token).await;
+        let expected_delete = if allowed {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        let expected_patch = if allowed {
+            StatusCode::OK
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(
+            (by_patch.status(), by_delete.status()),
+            (expected_patch, expected_delete),
+            "{who}"
+        );
+        let active: bool = sqlx::query_scalar("SELECT is_active FROM customers WHERE id = $1")
+            .bind(bob.customer_id.unwrap())
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(active, !allowed, "{who}");
+    }
+    // Staff still change names and tiers.
+    let path = format!("/api/v1/customers/{}", ada.customer_id.unwrap());
+    json_ok(
+        app.patch(&path, &staff.token, &json!({"tier": "pro"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+}

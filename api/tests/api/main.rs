@@ -22,6 +22,7 @@ mod products;
 mod query_counts;
 mod rate_limits;
 mod redis_outage;
+mod sessions;
 mod slow_database;
 mod tokens;
 mod user_changes;

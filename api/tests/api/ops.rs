@@ -274,6 +274,27 @@ fn production_refuses_to_start_with_a_weak_jwt_secret() {
     }
 }
 
+#[test]
+fn with_nothing_but_a_database_url_the_binary_refuses_to_serve() {
+    // A directory without a `.env` (the binary would load one from its working directory).
+    let empty = std::env::temp_dir().join(format!("orderflow-bare-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_orderflow-api"))
+        .arg("serve")
+        .env_clear()
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/never-reached",
+        )
+        .current_dir(&empty)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir(&empty);
+    assert!(!output.status.success(), "started without a secret");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("JWT_SECRET is not set"), "{stderr}");
+}
+
 /// The served OpenAPI document.
 async fn openapi(app: &crate::helpers::TestApp) -> Value {
     json_ok(
@@ -285,4 +306,46 @@ async fn openapi(app: &crate::helpers::TestApp) -> Value {
         StatusCode::OK,
     )
     .await
+}
+
+#[tokio::test]
+async fn ready_reuses_the_instances_redis_connection() {
+    // A Redis of its own, to count the connections it receives.
+    let redis = orderflow_testkit::redis_server::OwnRedis::start().await;
+    let app = crate::helpers::spawn_app_with(&[("REDIS_URL", &redis.url())]).await;
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut probe = client.get_multiplexed_async_connection().await.unwrap();
+    let received = |info: String| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix("total_connections_received:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let ready = || async {
+        let r = app.client.get(app.url("/ready")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], "ready");
+    };
+    ready().await;
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(&mut probe)
+        .await
+        .unwrap();
+    let before = received(info);
+    for _ in 0..20 {
+        ready().await;
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(&mut probe)
+        .await
+        .unwrap();
+    assert_eq!(
+        received(info),
+        before,
+        "/ready opened new Redis connections"
+    );
 }

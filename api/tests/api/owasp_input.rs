@@ -36,9 +36,17 @@ async fn forged_and_misused_access_tokens_are_refused_with_401() {
     let admin = app.admin().await;
     let alice = app.customer("alice@example.com").await;
     let now = jsonwebtoken::get_current_timestamp();
+    // Each user's live session (its login), as the real tokens carry it.
+    let sessions: std::collections::HashMap<i64, uuid::Uuid> =
+        sqlx::query_as("SELECT DISTINCT ON (user_id) user_id, id FROM sessions")
+            .fetch_all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
     let claims = |sub: i64, role: &str| {
-        json!({"sub": sub.to_string(), "role": role, "iat": now - 10, "exp": now + 600,
-               "iss": "orderflow", "aud": "orderflow-api"})
+        json!({"sub": sub.to_string(), "sid": sessions[&sub], "role": role, "iat": now - 10,
+               "exp": now + 600, "iss": "orderflow", "aud": "orderflow-api"})
     };
     let good = claims(alice.user_id, "customer");
     let hs256 = json!({"alg": "HS256", "typ": "JWT", "kid": "k1"});

@@ -120,7 +120,12 @@ async fn every_kind_of_bad_access_token_is_a_401_with_www_authenticate() {
     let app = spawn_app().await;
     let ada = app.customer("ada@example.com").await;
     let secret = orderflow_shared::settings::DEV_JWT_SECRET;
-    let claims = |exp: u64, iss: &str, aud: &str| json!({"sub": ada.user_id.to_string(), "role": "customer", "iat": now() - 10, "exp": exp, "iss": iss, "aud": aud});
+    let sid: uuid::Uuid = sqlx::query_scalar("SELECT id FROM sessions WHERE user_id = $1")
+        .bind(ada.user_id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let claims = |exp: u64, iss: &str, aud: &str| json!({"sub": ada.user_id.to_string(), "sid": sid, "role": "customer", "iat": now() - 10, "exp": exp, "iss": iss, "aud": aud});
     let good = claims(now() + 600, "orderflow", "orderflow-api");
     // Control: the test's own signing reproduces a valid token, so the failures below are
     // caused by the one thing each changes.
@@ -167,6 +172,16 @@ async fn every_kind_of_bad_access_token_is_a_401_with_www_authenticate() {
             ),
         ),
         ("unknown kid", sign(&good, Some("k9"), secret)),
+        ("no session", {
+            let mut no_sid = good.clone();
+            no_sid.as_object_mut().unwrap().remove("sid");
+            sign(&no_sid, Some("k1"), secret)
+        }),
+        ("a session that does not exist", {
+            let mut other = good.clone();
+            other["sid"] = json!(uuid::Uuid::new_v4());
+            sign(&other, Some("k1"), secret)
+        }),
         ("no kid", sign(&good, None, secret)),
         ("malformed", "not.a.jwt".to_string()),
         ("garbage", "%%%".to_string()),

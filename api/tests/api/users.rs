@@ -95,3 +95,56 @@ async fn the_last_active_admin_cannot_be_demoted_or_deactivated() {
         .unwrap();
     assert_eq!(role, "admin");
 }
+
+#[tokio::test]
+async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
+    let app = spawn_app().await;
+    let first = app.admin().await;
+    let second_user = app.staff("second@example.com").await;
+    json_ok(
+        app.patch(
+            &format!("/api/v1/users/{}", second_user.user_id),
+            &first.token,
+            &json!({"role": "admin"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let second = app
+        .session("second@example.com", crate::helpers::PASSWORD)
+        .await;
+    for _ in 0..10 {
+        let (demote_second, deactivate_first) = (
+            format!("/api/v1/users/{}", second.user_id),
+            format!("/api/v1/users/{}", first.user_id),
+        );
+        let (to_staff, inactive) = (json!({"role": "staff"}), json!({"is_active": false}));
+        let (a, b) = tokio::join!(
+            app.patch(&demote_second, &first.token, &to_staff),
+            app.patch(&deactivate_first, &second.token, &inactive),
+        );
+        let statuses = [a.status(), b.status()];
+        let admins: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin' AND is_active")
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        assert_eq!(admins, 1, "both demotions went through: {statuses:?}");
+        assert!(
+            statuses.contains(&StatusCode::OK) && statuses.contains(&StatusCode::CONFLICT)
+                || statuses.contains(&StatusCode::UNAUTHORIZED),
+            "{statuses:?}"
+        );
+        // Back to two admins for the next round (whoever is left promotes the other).
+        sqlx::query("UPDATE users SET role = 'admin', is_active = TRUE WHERE id = ANY($1)")
+            .bind(vec![first.user_id, second.user_id])
+            .execute(&app.db)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE sessions SET revoked_at = NULL")
+            .execute(&app.db)
+            .await
+            .unwrap();
+    }
+}

@@ -17,7 +17,10 @@ pub struct NewEntry<'a> {
     pub entity_id: i64,
     pub before: Option<Value>,
     pub after: Option<Value>,
+    /// The server's id of the request.
     pub request_id: Option<String>,
+    /// What the client sent as `X-Request-Id`, if anything: its own correlation id.
+    pub client_request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -31,7 +34,10 @@ pub struct AuditEntry {
     pub entity_id: i64,
     pub before: Option<Value>,
     pub after: Option<Value>,
+    /// The server's id of the request that made the change (its logs carry it).
     pub request_id: Option<String>,
+    /// The `X-Request-Id` the client sent, if any (its own correlation id).
+    pub client_request_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -46,7 +52,7 @@ pub struct AuditFilter {
 pub async fn record(db: impl PgExecutor<'_>, entry: NewEntry<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (actor_user_id, action, entity_type, entity_id, before, after, \
-         request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         request_id, client_request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(entry.actor_user_id)
     .bind(entry.action)
@@ -55,6 +61,7 @@ pub async fn record(db: impl PgExecutor<'_>, entry: NewEntry<'_>) -> sqlx::Resul
     .bind(entry.before)
     .bind(entry.after)
     .bind(entry.request_id)
+    .bind(entry.client_request_id)
     .execute(db)
     .await?;
     Ok(())
@@ -72,7 +79,7 @@ pub async fn list(
     page: Page,
 ) -> sqlx::Result<(Vec<AuditEntry>, i64)> {
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, actor_user_id, action, entity_type, entity_id, before, after, request_id, \
+        "SELECT id, actor_user_id, action, entity_type, entity_id, before, after, request_id, client_request_id, \
          created_at FROM audit_log WHERE {FILTER} ORDER BY id DESC LIMIT $5 OFFSET $6"
     )))
     .bind(filter.actor_user_id)

@@ -1,11 +1,13 @@
 //! SQL for `email_deliveries`: the record that makes email jobs idempotent.
 //!
-//! An attempt first counts itself and claims the (order, kind) delivery in one statement
+//! An attempt first counts itself and claims the (subject, kind) delivery in one statement
 //! (`begin`); then sends; then marks it sent and completes the job in one statement
 //! (`finish`). Two commits per email, and no transaction or connection held during the SMTP
 //! dialogue. A claim is a lease identified by a token: only its holder can finish or release
 //! it, it is renewed while a slow send goes on, and if the holder dies another attempt may
-//! take it over once `claimed_until` has passed.
+//! take it over once `claimed_until` has passed. The subject is the order for order emails,
+//! and the outbox row for account emails (each of those is an email of its own); the
+//! column keeps its first name, `order_id`.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
@@ -20,7 +22,7 @@ pub enum Claim {
     AlreadySent,
     /// Another attempt holds a live lease (it is sending right now, or died recently).
     HeldElsewhere { until: DateTime<Utc> },
-    /// The order is gone: nothing to send.
+    /// The order (or user) is gone: nothing to send.
     NoOrder,
 }
 
@@ -33,26 +35,47 @@ pub struct Begun {
     pub claim: Claim,
 }
 
-pub const BEGIN_SQL: &str = "WITH job AS ( \
-       SELECT attempts, created_at FROM outbox WHERE id = $1 AND completed_at IS NULL), \
-     target AS ( \
-       SELECT c.email FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.id = $2), \
-     claimed AS ( \
-       INSERT INTO email_deliveries (order_id, kind, recipient, state, claimed_until, claim_token) \
-       SELECT $2, $3, target.email, 'sending', now() + make_interval(secs => $4), $5 \
-       FROM job, target \
-       ON CONFLICT (order_id, kind) DO UPDATE SET recipient = EXCLUDED.recipient, \
-         claimed_until = EXCLUDED.claimed_until, claim_token = EXCLUDED.claim_token \
-       WHERE email_deliveries.state = 'sending' AND email_deliveries.claimed_until < now() \
-       RETURNING 1), \
-     counted AS ( \
-       UPDATE outbox SET attempts = attempts + 1, last_attempt_at = now() \
-       WHERE id = $1 AND EXISTS (SELECT 1 FROM claimed) RETURNING attempts) \
-     SELECT COALESCE((SELECT attempts FROM counted), j.attempts) AS attempts, j.created_at, \
-       EXISTS (SELECT 1 FROM claimed) AS claimed, EXISTS (SELECT 1 FROM target) AS has_order, \
-       d.state, d.claimed_until \
-     FROM job j \
-     LEFT JOIN email_deliveries d ON d.order_id = $2 AND d.kind = $3";
+/// Where the address of an email comes from when it is claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipient {
+    /// The customer of this order (order emails; the delivery is recorded per order).
+    Order(i64),
+    /// This user (account emails; the delivery is recorded per outbox row).
+    User(i64),
+}
+
+/// `target` is the CTE yielding the recipient's `email` from `$6`.
+fn begin_sql(target: &str) -> String {
+    format!(
+        "WITH job AS ( \
+           SELECT attempts, created_at FROM outbox WHERE id = $1 AND completed_at IS NULL), \
+         target AS ({target}), \
+         claimed AS ( \
+           INSERT INTO email_deliveries (order_id, kind, recipient, state, claimed_until, claim_token) \
+           SELECT $2, $3, target.email, 'sending', now() + make_interval(secs => $4), $5 \
+           FROM job, target \
+           ON CONFLICT (order_id, kind) DO UPDATE SET recipient = EXCLUDED.recipient, \
+             claimed_until = EXCLUDED.claimed_until, claim_token = EXCLUDED.claim_token \
+           WHERE email_deliveries.state = 'sending' AND email_deliveries.claimed_until < now() \
+           RETURNING 1), \
+         counted AS ( \
+           UPDATE outbox SET attempts = attempts + 1, last_attempt_at = now() \
+           WHERE id = $1 AND EXISTS (SELECT 1 FROM claimed) RETURNING attempts) \
+         SELECT COALESCE((SELECT attempts FROM counted), j.attempts) AS attempts, j.created_at, \
+           EXISTS (SELECT 1 FROM claimed) AS claimed, EXISTS (SELECT 1 FROM target) AS has_order, \
+           d.state, d.claimed_until \
+         FROM job j \
+         LEFT JOIN email_deliveries d ON d.order_id = $2 AND d.kind = $3"
+    )
+}
+
+static ORDER_BEGIN_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    begin_sql(
+        "SELECT c.email FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.id = $6",
+    )
+});
+static USER_BEGIN_SQL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| begin_sql("SELECT u.email FROM users u WHERE u.id = $6"));
 
 type BeginRow = (
     i32,
@@ -63,23 +86,28 @@ type BeginRow = (
     Option<DateTime<Utc>>,
 );
 
-/// Claims the email for `lease` and, when claimed, counts the attempt of outbox row
-/// `outbox_id` (only an attempt that goes on to send is counted: that is the one that could
-/// crash its worker). `None` when the job is already completed (a duplicate delivery of a
-/// finished job) or gone.
+/// Claims the email recorded as `(subject, kind)` for `lease` and, when claimed, counts the
+/// attempt of outbox row `outbox_id` (only an attempt that goes on to send is counted: that
+/// is the one that could crash its worker). `None` when the job is already completed (a
+/// duplicate delivery of a finished job) or gone.
 pub async fn begin(
     db: impl PgExecutor<'_>,
     outbox_id: i64,
-    (order_id, kind): (i64, &str),
-    lease: std::time::Duration,
-    token: Uuid,
+    (subject, kind): (i64, &str),
+    recipient: Recipient,
+    (lease, token): (std::time::Duration, Uuid),
 ) -> sqlx::Result<Option<Begun>> {
-    let row: Option<BeginRow> = sqlx::query_as(BEGIN_SQL)
+    let (sql, of) = match recipient {
+        Recipient::Order(id) => (ORDER_BEGIN_SQL.as_str(), id),
+        Recipient::User(id) => (USER_BEGIN_SQL.as_str(), id),
+    };
+    let row: Option<BeginRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(outbox_id)
-        .bind(order_id)
+        .bind(subject)
         .bind(kind)
         .bind(lease.as_secs_f64())
         .bind(token)
+        .bind(of)
         .fetch_optional(db)
         .await?;
     Ok(row.map(

@@ -1,6 +1,7 @@
 //! SQL, one module per table group. Functions take an executor so callers choose the
 //! transaction boundary.
 
+pub mod account_tokens;
 pub mod audit;
 pub mod customers;
 pub mod dead_jobs;
@@ -11,6 +12,7 @@ pub mod outbox;
 pub mod pool;
 pub mod products;
 pub mod refresh_tokens;
+pub mod sessions;
 pub mod users;
 
 use crate::settings::Settings;

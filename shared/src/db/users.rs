@@ -17,29 +17,61 @@ pub struct User {
     pub customer_id: Option<i64>,
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
+    /// `None` until the owner followed the verification link (self-registered users only).
+    pub email_verified_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, email, name, password_hash, role, customer_id, is_active, created_at";
+const COLUMNS: &str =
+    "id, email, name, password_hash, role, customer_id, is_active, created_at, email_verified_at";
 
+/// A new user; `verified` for an address someone vouches for (the configured first admin),
+/// unverified for a self-registration.
 pub async fn insert(
     db: impl PgExecutor<'_>,
     email: &str,
     name: &str,
     password_hash: &str,
-    role: Role,
-    customer_id: Option<i64>,
+    (role, customer_id): (Role, Option<i64>),
+    verified: bool,
 ) -> sqlx::Result<User> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO users (email, name, password_hash, role, customer_id) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
+        "INSERT INTO users (email, name, password_hash, role, customer_id, email_verified_at) \
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN now() END) RETURNING {COLUMNS}"
     )))
     .bind(email)
     .bind(name)
     .bind(password_hash)
     .bind(role.as_str())
     .bind(customer_id)
+    .bind(verified)
     .fetch_one(db)
     .await
+}
+
+/// Marks the address verified; false when the user is gone.
+pub async fn mark_verified(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET email_verified_at = COALESCE(email_verified_at, now()), \
+         updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sets a new password hash; false when the user is gone.
+pub async fn set_password(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    password_hash: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(password_hash)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn get(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<User>> {
@@ -51,7 +83,8 @@ pub async fn get(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<User>>
     .await
 }
 
-/// What authentication needs of a user (no password hash).
+/// What authentication needs of a user (no password hash): who it is, and its live
+/// sessions.
 #[derive(Debug, Clone, FromRow)]
 pub struct AuthRow {
     pub id: i64,
@@ -59,13 +92,20 @@ pub struct AuthRow {
     pub role: Role,
     pub customer_id: Option<i64>,
     pub is_active: bool,
+    /// Sessions neither revoked nor past their end.
+    pub sessions: Vec<uuid::Uuid>,
 }
 
 pub async fn get_auth(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<AuthRow>> {
-    sqlx::query_as("SELECT id, role, customer_id, is_active FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(
+        "SELECT u.id, u.role, u.customer_id, u.is_active, \
+           ARRAY(SELECT s.id FROM sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL \
+                 AND s.expires_at > now()) AS sessions \
+         FROM users u WHERE u.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
 /// Locks the row for the rest of the transaction (used before audited updates).
@@ -135,13 +175,13 @@ pub async fn update(
     .await
 }
 
-/// Counts active admins other than `except_id` (an admin may not demote the last one).
-pub async fn count_other_active_admins(
-    db: impl PgExecutor<'_>,
-    except_id: i64,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin' AND is_active AND id <> $1")
-        .bind(except_id)
-        .fetch_one(db)
-        .await
+/// Locks every active admin's row (in id order) for the rest of the transaction and returns
+/// their ids. Taken before changing any user's role or activation: of two admins demoting
+/// each other at once, the second waits for the first, then sees one admin fewer.
+pub async fn lock_active_admins(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        "SELECT id FROM users WHERE role = 'admin' AND is_active ORDER BY id FOR UPDATE",
+    )
+    .fetch_all(db)
+    .await
 }

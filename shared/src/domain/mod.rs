@@ -1,5 +1,6 @@
 //! Business rules as plain types and functions: no I/O, table-tested.
 
+pub mod account_email;
 pub mod email;
 pub mod idempotency;
 pub mod lockout;

@@ -1,7 +1,10 @@
 //! Typed settings read from the environment (and `.env` outside production).
 
+mod accounts;
 mod database;
+pub mod production;
 
+pub use accounts::AccountSettings;
 pub use database::DatabaseSettings;
 
 use anyhow::{Context, bail};
@@ -51,6 +54,8 @@ pub struct JwtSettings {
     pub audience: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// A login's absolute lifetime: refreshes never take a session past this.
+    pub session_max: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -90,16 +95,22 @@ pub struct LimitSettings {
     pub trusted_proxies: Vec<IpNet>,
 }
 
-/// Per-account login lockout (`shared/src/domain/lockout.rs`).
+/// Login lockout and slowdown (`shared/src/domain/lockout.rs`).
 #[derive(Debug, Clone, Copy)]
 pub struct LockoutSettings {
-    /// Consecutive failures that lock an account (0 turns lockout off).
+    /// Failures from one client network that lock that (account, network) pair (0 turns
+    /// lockout off).
     pub threshold: u32,
     /// The first cool-down; each further failure after it doubles it.
     pub base: Duration,
     pub max: Duration,
     /// Failures older than this (with none since) are forgotten.
     pub window: Duration,
+    /// Failures of an account, from all networks, past which every attempt waits a delay
+    /// (0 turns it off); the delay doubles every as many further failures.
+    pub slowdown_threshold: u32,
+    pub slowdown_base: Duration,
+    pub slowdown_max: Duration,
 }
 
 /// How jobs are queued, retried and timed (API and worker).
@@ -173,6 +184,8 @@ pub struct Settings {
     pub smtp: SmtpSettings,
     pub limits: LimitSettings,
     pub lockout: LockoutSettings,
+    /// Verification, password-reset and unlock emails.
+    pub accounts: AccountSettings,
     pub password_hash_concurrency: usize,
     /// Hashes allowed to wait for a hashing thread; beyond them callers wait up to
     /// `password_hash_wait`, then get 503.
@@ -197,9 +210,11 @@ impl Settings {
     /// Builds settings from any key lookup (the environment, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let get = |key: &str| get(key).filter(|v| !v.trim().is_empty());
+        // Production unless said otherwise: a missing variable never serves with a publicly
+        // known secret. Development (with its built-in secret) must be asked for.
         let app_env: AppEnv = get("APP_ENV")
             .as_deref()
-            .unwrap_or("development")
+            .unwrap_or("production")
             .parse()
             .map_err(anyhow::Error::msg)?;
         let parse = |key: &str, default: &str| -> anyhow::Result<String> {
@@ -231,13 +246,22 @@ impl Settings {
             ),
             None => DEV_JWT_SECRET.to_string(),
         };
-        if app_env == AppEnv::Production {
-            check_production_secret(&jwt_secret)?;
-        }
+        let signing_key = JwtKey {
+            kid: parse("JWT_KEY_ID", "k1")?,
+            secret: jwt_secret.clone().into(),
+        };
         let previous_keys = get("JWT_PREVIOUS_KEYS")
             .map(|list| parse_key_list(&list))
             .transpose()?
             .unwrap_or_default();
+        let first_admin_password = get("FIRST_ADMIN_PASSWORD");
+        if app_env == AppEnv::Production {
+            production::check_secret("JWT_SECRET", &jwt_secret)?;
+            production::check_previous_keys(&signing_key, &previous_keys)?;
+            if let Some(password) = &first_admin_password {
+                production::check_first_admin_password(password)?;
+            }
+        }
 
         let log_format = match get("LOG_FORMAT").as_deref() {
             Some("json") => LogFormat::Json,
@@ -274,7 +298,7 @@ impl Settings {
             })
             .unwrap_or_default();
         if app_env == AppEnv::Production {
-            check_production_origins(&cors_origins)?;
+            production::check_origins(&cors_origins)?;
         }
         let request_timeout = Duration::from_secs(num("REQUEST_TIMEOUT_SECONDS", 30)?);
         let database = DatabaseSettings::from_lookup(&get, request_timeout)?;
@@ -289,10 +313,7 @@ impl Settings {
             redis_url: parse("REDIS_URL", "redis://127.0.0.1:6379")?.into(),
             migrate_on_start: flag("MIGRATE_ON_START", true)?,
             jwt: JwtSettings {
-                signing_key: JwtKey {
-                    kid: parse("JWT_KEY_ID", "k1")?,
-                    secret: jwt_secret.into(),
-                },
+                signing_key,
                 previous_keys,
                 issuer: parse("JWT_ISSUER", "orderflow")?,
                 audience: parse("JWT_AUDIENCE", "orderflow-api")?,
@@ -301,10 +322,13 @@ impl Settings {
                     "REFRESH_TOKEN_TTL_SECONDS",
                     14 * 24 * 3600,
                 )?),
+                session_max: Duration::from_secs(
+                    num("SESSION_MAX_SECONDS", 30 * 24 * 3600)?.max(1),
+                ),
             },
             cors_origins,
             first_admin_email: get("FIRST_ADMIN_EMAIL"),
-            first_admin_password: get("FIRST_ADMIN_PASSWORD").map(Into::into),
+            first_admin_password: first_admin_password.map(Into::into),
             log_format,
             smtp: SmtpSettings {
                 host: parse("SMTP_HOST", "127.0.0.1")?,
@@ -333,7 +357,11 @@ impl Settings {
                 base: Duration::from_secs(num("LOGIN_LOCKOUT_SECONDS", 60)?.max(1)),
                 max: Duration::from_secs(num("LOGIN_LOCKOUT_MAX_SECONDS", 3600)?.max(1)),
                 window: Duration::from_secs(num("LOGIN_FAILURE_WINDOW_SECONDS", 24 * 3600)?.max(1)),
+                slowdown_threshold: num("LOGIN_SLOWDOWN_THRESHOLD", 50)? as u32,
+                slowdown_base: Duration::from_millis(num("LOGIN_SLOWDOWN_MS", 1000)?),
+                slowdown_max: Duration::from_millis(num("LOGIN_SLOWDOWN_MAX_MS", 10_000)?),
             },
+            accounts: AccountSettings::from_lookup(&get, app_env)?,
             password_hash_concurrency,
             password_hash_queue: num("PASSWORD_HASH_QUEUE", 8 * password_hash_concurrency as u64)?
                 as usize,
@@ -384,43 +412,6 @@ impl Settings {
             },
         })
     }
-}
-
-/// Production refuses a missing, default or short signing secret.
-fn check_production_secret(secret: &str) -> anyhow::Result<()> {
-    if secret == DEV_JWT_SECRET || secret.to_ascii_lowercase().contains("change") {
-        bail!("JWT_SECRET is a default/example value: set a random secret in production");
-    }
-    if secret.len() < MIN_JWT_SECRET_BYTES {
-        bail!(
-            "JWT_SECRET is {} bytes: production needs at least {MIN_JWT_SECRET_BYTES}",
-            secret.len()
-        );
-    }
-    Ok(())
-}
-
-/// Production allows CORS only for exact `https://` origins (and `http://localhost` /
-/// `http://127.0.0.1` for local tools): a `*` or a plain-HTTP origin would let any page, or
-/// anyone on the path to it, use a logged-in browser's tokens.
-fn check_production_origins(origins: &[String]) -> anyhow::Result<()> {
-    for origin in origins {
-        let local = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
-            .iter()
-            .any(|l| {
-                origin == l
-                    || origin
-                        .strip_prefix(l)
-                        .is_some_and(|rest| rest.starts_with(':'))
-            });
-        if origin.contains('*') {
-            bail!("CORS_ORIGINS may not contain wildcards in production ({origin:?})");
-        }
-        if !(origin.starts_with("https://") || local) {
-            bail!("CORS_ORIGINS must be https:// origins in production, got {origin:?}");
-        }
-    }
-    Ok(())
 }
 
 /// Parses `10.0.0.0/8, 192.168.1.7, fd00::/8`: networks, or single addresses.
@@ -490,9 +481,33 @@ mod tests {
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
+    /// What a production start needs, on top of which each test changes one thing.
+    const PRODUCTION: [(&str, &str); 3] = [
+        ("APP_ENV", "production"),
+        ("JWT_SECRET", "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"),
+        ("APP_PUBLIC_URL", "https://shop.example.com"),
+    ];
+
+    fn production_with(changes: &[(&str, &str)]) -> Result<Settings, String> {
+        let mut pairs: HashMap<&str, &str> = PRODUCTION.into_iter().collect();
+        for (k, v) in changes {
+            pairs.insert(k, v);
+        }
+        let pairs: Vec<(&str, &str)> = pairs.into_iter().collect();
+        settings(&pairs).map_err(|e| format!("{e:#}"))
+    }
+
     #[test]
-    fn development_defaults_work_without_any_variable() {
-        let s = settings(&[]).unwrap();
+    fn no_variable_at_all_means_production_which_refuses_to_start_without_a_secret() {
+        let e = settings(&[]).unwrap_err().to_string();
+        assert!(e.contains("JWT_SECRET is not set"), "{e}");
+        assert!(production_with(&[]).is_ok());
+        assert_eq!(production_with(&[]).unwrap().app_env, AppEnv::Production);
+    }
+
+    #[test]
+    fn development_and_its_known_secret_must_be_asked_for() {
+        let s = settings(&[("APP_ENV", "development")]).unwrap();
         assert_eq!(s.app_env, AppEnv::Development);
         assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 8000));
         assert_eq!(s.jwt.signing_key.secret.expose_secret(), DEV_JWT_SECRET);
@@ -501,9 +516,68 @@ mod tests {
     }
 
     #[test]
+    fn production_refuses_each_known_or_placeholder_secret_naming_its_variable() {
+        let strong_old = "o".repeat(40);
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("JWT_SECRET", DEV_JWT_SECRET)], "JWT_SECRET"),
+            (
+                &[("JWT_SECRET", "CHANGE-ME-to-at-least-32-random-bytes")],
+                "JWT_SECRET",
+            ),
+            (&[("JWT_PREVIOUS_KEYS", "old:")], "JWT_PREVIOUS_KEYS"),
+            (&[("JWT_PREVIOUS_KEYS", "old:short")], "JWT_PREVIOUS_KEYS"),
+            (
+                &[(
+                    "JWT_PREVIOUS_KEYS",
+                    "old:orderflow-development-secret-do-not-use-in-prod",
+                )],
+                "JWT_PREVIOUS_KEYS",
+            ),
+            (
+                &[("JWT_PREVIOUS_KEYS", "old:kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk")],
+                "JWT_PREVIOUS_KEYS",
+            ),
+            (
+                &[("FIRST_ADMIN_PASSWORD", "CHANGE-ME")],
+                "FIRST_ADMIN_PASSWORD",
+            ),
+            (
+                &[("FIRST_ADMIN_PASSWORD", "change-this-admin-password")],
+                "FIRST_ADMIN_PASSWORD",
+            ),
+            (
+                &[("FIRST_ADMIN_PASSWORD", "password123")],
+                "FIRST_ADMIN_PASSWORD",
+            ),
+            (&[("APP_PUBLIC_URL", "")], "APP_PUBLIC_URL"),
+            (
+                &[("APP_PUBLIC_URL", "http://shop.example.com")],
+                "APP_PUBLIC_URL",
+            ),
+        ];
+        for (changes, variable) in cases {
+            let e = production_with(changes).unwrap_err();
+            assert!(e.contains(variable), "{changes:?}: {e}");
+        }
+        let previous = format!("old:{strong_old}");
+        assert!(production_with(&[("JWT_PREVIOUS_KEYS", &previous)]).is_ok());
+        // Outside production the same values start (development is for trying things).
+        assert!(
+            settings(&[
+                ("APP_ENV", "development"),
+                ("FIRST_ADMIN_PASSWORD", "CHANGE-ME")
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn production_refuses_missing_default_or_short_secrets() {
         let prod = |secret: Option<&str>| {
-            let mut pairs = vec![("APP_ENV", "production")];
+            let mut pairs = vec![
+                ("APP_ENV", "production"),
+                ("APP_PUBLIC_URL", "https://shop.example.com"),
+            ];
             if let Some(s) = secret {
                 pairs.push(("JWT_SECRET", s));
             }
@@ -526,6 +600,7 @@ mod tests {
             settings(&[
                 ("APP_ENV", "production"),
                 ("JWT_SECRET", &secret),
+                ("APP_PUBLIC_URL", "https://shop.example.com"),
                 ("CORS_ORIGINS", origins),
             ])
             .map(|s| s.cors_origins)
@@ -551,12 +626,13 @@ mod tests {
             ["https://shop.example.com"]
         );
         // Outside production anything goes (a dev server on http://).
-        assert!(settings(&[("CORS_ORIGINS", "*")]).is_ok());
+        assert!(settings(&[("APP_ENV", "development"), ("CORS_ORIGINS", "*")]).is_ok());
     }
 
     #[test]
     fn trusted_proxies_and_limits_are_parsed() {
         let s = settings(&[
+            ("APP_ENV", "development"),
             ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7,fd00::/8"),
             ("USER_WRITE_RATE_LIMIT_BURST", "5"),
             ("USER_WRITE_RATE_LIMIT_REPLENISH_MS", "0"),
@@ -571,17 +647,33 @@ mod tests {
         assert_eq!(nets, ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8"]);
         assert_eq!(s.limits.user_writes.burst, 5);
         assert_eq!(s.limits.user_writes.replenish, Duration::from_millis(1));
-        assert!(settings(&[("TRUSTED_PROXIES", "10.0.0.0/33")]).is_err());
-        assert!(settings(&[("TRUSTED_PROXIES", "proxy.internal")]).is_err());
+        assert!(
+            settings(&[
+                ("APP_ENV", "development"),
+                ("TRUSTED_PROXIES", "10.0.0.0/33")
+            ])
+            .is_err()
+        );
+        assert!(
+            settings(&[
+                ("APP_ENV", "development"),
+                ("TRUSTED_PROXIES", "proxy.internal")
+            ])
+            .is_err()
+        );
     }
 
     #[test]
     fn previous_keys_and_bad_values_are_parsed_or_refused() {
-        let s = settings(&[("JWT_PREVIOUS_KEYS", "old:abc, older:def")]).unwrap();
+        let s = settings(&[
+            ("APP_ENV", "development"),
+            ("JWT_PREVIOUS_KEYS", "old:abc, older:def"),
+        ])
+        .unwrap();
         let kids: Vec<_> = s.jwt.previous_keys.iter().map(|k| k.kid.as_str()).collect();
         assert_eq!(kids, ["old", "older"]);
-        assert!(settings(&[("APP_PORT", "eighty")]).is_err());
+        assert!(settings(&[("APP_ENV", "development"), ("APP_PORT", "eighty")]).is_err());
         assert!(settings(&[("APP_ENV", "staging")]).is_err());
-        assert!(settings(&[("MIGRATE_ON_START", "maybe")]).is_err());
+        assert!(settings(&[("APP_ENV", "development"), ("MIGRATE_ON_START", "maybe")]).is_err());
     }
 }

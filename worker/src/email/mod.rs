@@ -1,6 +1,7 @@
 //! Sending email over SMTP (lettre, pooled connections), with failures classified for
 //! retries.
 
+pub mod account;
 pub mod smtp;
 pub mod templates;
 
@@ -70,11 +71,25 @@ impl Mailer {
         self.from.email.to_string()
     }
 
-    /// Sends a multipart (text + HTML) message about order `order_id`.
+    /// The Message-ID of an account email: the same for every attempt of its job.
+    pub fn account_message_id(
+        &self,
+        purpose: &str,
+        outbox_id: i64,
+        enqueued_at: DateTime<Utc>,
+    ) -> String {
+        format!(
+            "<account-{purpose}.{outbox_id}.{}@{}>",
+            enqueued_at.timestamp_micros(),
+            self.domain
+        )
+    }
+
+    /// Sends a multipart (text + HTML) message, about order `order` when it has one.
     pub async fn send(
         &self,
         (to, to_name): (&str, &str),
-        (order_id, message_id): (i64, &str),
+        (order, message_id): (Option<i64>, &str),
         email: Rendered,
     ) -> Result<(), SendError> {
         let permanent = |message: String| SendError {
@@ -87,16 +102,19 @@ impl Mailer {
             to.parse()
                 .map_err(|e| permanent(format!("recipient {to:?} is not an address: {e}")))?,
         );
-        let message = Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(email.subject)
             .date_now()
-            .message_id(Some(message_id.to_string()))
-            .raw_header(lettre::message::header::HeaderValue::new(
+            .message_id(Some(message_id.to_string()));
+        if let Some(order) = order {
+            builder = builder.raw_header(lettre::message::header::HeaderValue::new(
                 HeaderName::new_from_ascii_str(ORDER_HEADER),
-                order_id.to_string(),
-            ))
+                order.to_string(),
+            ));
+        }
+        let message = builder
             .multipart(MultiPart::alternative_plain_html(email.text, email.html))
             .map_err(|e| permanent(format!("building the message: {e}")))?;
         let started = std::time::Instant::now();

@@ -7,7 +7,7 @@ use orderflow_shared::{
 };
 use tracing::Instrument;
 
-use super::deliver::{self, Email};
+use super::{deliver, order_email};
 use crate::{context::JobContext, email::templates};
 
 pub const EMAIL_KIND: &str = "order_confirmation";
@@ -22,16 +22,22 @@ pub async fn handle(job: SendOrderConfirmation, ctx: Data<JobContext>) -> Result
         outbox_id = job.outbox_id,
         request_id = job.request_id.as_deref().unwrap_or("")
     );
-    let email = Email {
-        job: JobKind::OrderConfirmation,
-        outbox_id: job.outbox_id,
-        order_id: job.order_id,
-        kind: EMAIL_KIND.to_string(),
-        status: OrderStatus::Pending,
-        render: |view, _| templates::confirmation(view),
-    };
+    let email = order_email::email(
+        JobKind::OrderConfirmation,
+        job.outbox_id,
+        job.order_id,
+        EMAIL_KIND,
+    );
     let storage = ctx.queues.confirmation.clone();
-    deliver::run(&ctx, email, job, &storage)
-        .instrument(span)
-        .await
+    let order_id = job.order_id;
+    deliver::run(&ctx, email, (job, &storage), |_| {
+        order_email::compose(
+            &ctx,
+            (order_id, EMAIL_KIND),
+            OrderStatus::Pending,
+            |view, _| templates::confirmation(view),
+        )
+    })
+    .instrument(span)
+    .await
 }

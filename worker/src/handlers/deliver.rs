@@ -1,8 +1,8 @@
-//! Sending an order email at most once per (order, kind), in two short transactions:
+//! Sending an email at most once per (subject, kind), in two short transactions:
 //!
 //! 1. one statement claims the delivery (a lease with a token) and counts the attempt;
-//! 2. the order is read and the email rendered and sent, holding no transaction (the lease is
-//!    renewed every `CLAIM_LEASE / 3` while a slow send goes on);
+//! 2. the email is composed and sent, holding no transaction (the lease is renewed every
+//!    `CLAIM_LEASE / 3` while a slow send goes on);
 //! 3. one statement marks it sent and completes the job.
 //!
 //! A duplicate delivery of the job finds the email sent (nothing to do) or the claim held (it
@@ -12,60 +12,86 @@
 //! worker (heartbeat × missed heartbeats). A crash between the SMTP server's 250 and step 3
 //! sends the email again — with the same Message-ID, so mail systems see one message: SMTP
 //! offers no way to make that step atomic.
+//!
+//! What is sent is the caller's (`compose`): an order's email (`order_email.rs`) or an
+//! account's (`account.rs`).
 
 use apalis::prelude::BoxDynError;
 use apalis_redis::RedisStorage;
+use chrono::{DateTime, Utc};
 use orderflow_shared::{
     db::{
-        deliveries::{self, Claim},
-        orders, outbox,
+        deliveries::{self, Claim, Recipient},
+        outbox,
     },
-    domain::OrderStatus,
     jobs::JobKind,
 };
 use serde::{Serialize, de::DeserializeOwned};
-use std::time::{Duration, Instant};
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
 use uuid::Uuid;
 
 use super::{Failure, Outcome, conclude};
-use crate::{
-    context::JobContext,
-    email::templates::{OrderView, Rendered},
-    metrics,
-};
+use crate::{context::JobContext, email::templates::Rendered, metrics};
 use orderflow_shared::domain::retry::FailureKind;
 
 /// How long a claim holds off other attempts without being renewed.
 pub const CLAIM_LEASE: Duration = Duration::from_secs(6);
 
-/// One email job: which order, which email, how to render it.
+/// One email job: where it is recorded and who receives it.
 pub struct Email {
     pub job: JobKind,
     pub outbox_id: i64,
-    pub order_id: i64,
-    /// The delivery kind recorded once per order (`order_confirmation`, `status_shipped`, …).
-    pub kind: String,
-    /// The status the email speaks of.
-    pub status: OrderStatus,
-    pub render: fn(&OrderView, OrderStatus) -> askama::Result<Rendered>,
+    /// The delivery's record: (order id, `order_confirmation` / `status_shipped` / …) for an
+    /// order email, (outbox id, `account_verify_email` / …) for an account email.
+    pub target: (i64, String),
+    pub recipient: Recipient,
 }
 
-/// Runs one attempt of `email` (`job` is the payload, re-pushed when retried).
-pub async fn run<T>(
+/// A message ready to go.
+pub struct Message {
+    pub to: String,
+    pub to_name: String,
+    /// The same for every attempt of the email.
+    pub message_id: String,
+    /// `X-OrderFlow-Order-Id`, for an order email.
+    pub order: Option<i64>,
+    pub rendered: Rendered,
+}
+
+/// What an attempt that holds the claim sends: a message, or nothing (and why).
+pub enum Composed {
+    Send(Message),
+    Skip(String),
+}
+
+/// Runs one attempt of `email` (`job` is the payload, re-pushed when retried); `compose` is
+/// called, with the job's enqueue time, only once this attempt holds the claim.
+pub async fn run<T, C, F>(
     ctx: &JobContext,
     email: Email,
-    job: T,
-    storage: &RedisStorage<T>,
+    (job, storage): (T, &RedisStorage<T>),
+    compose: C,
 ) -> Result<(), BoxDynError>
 where
     T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
+    C: FnOnce(DateTime<Utc>) -> F,
+    F: Future<Output = Result<Composed, Failure>>,
 {
     let started = Instant::now();
     let _running = metrics::Running::start(email.job);
     let token = Uuid::new_v4();
-    let target = (email.order_id, email.kind.as_str());
-    let Some(begun) =
-        deliveries::begin(&ctx.db, email.outbox_id, target, CLAIM_LEASE, token).await?
+    let target = (email.target.0, email.target.1.as_str());
+    let Some(begun) = deliveries::begin(
+        &ctx.db,
+        email.outbox_id,
+        target,
+        email.recipient,
+        (CLAIM_LEASE, token),
+    )
+    .await?
     else {
         tracing::info!("job already completed; duplicate delivery ignored");
         metrics::job_finished(email.job, "duplicate", started, None);
@@ -83,8 +109,9 @@ where
                     }
                 }
             };
+            let send = send(ctx, &email, token, compose(begun.enqueued_at));
             let sent = tokio::select! {
-                sent = tokio::time::timeout(ctx.timeout, send(ctx, &email, token)) => sent,
+                sent = tokio::time::timeout(ctx.timeout, send) => sent,
                 never = renew => never,
             };
             let result = sent.unwrap_or_else(|_| {
@@ -114,7 +141,9 @@ where
                 message: format!("another attempt holds this email's claim until {until}"),
             })
         }
-        Claim::NoOrder => Ok(Outcome::Skipped("order no longer exists".into())),
+        Claim::NoOrder => Ok(Outcome::Skipped(
+            "its order or user no longer exists".into(),
+        )),
     };
     conclude(
         ctx,
@@ -130,43 +159,42 @@ where
     .await
 }
 
-async fn send(ctx: &JobContext, email: &Email, token: Uuid) -> Result<Outcome, Failure> {
-    let target = (email.order_id, email.kind.as_str());
-    let Some((order, to)) = orders::for_email(&ctx.db, email.order_id).await? else {
-        deliveries::release(&ctx.db, target, token).await?;
-        return Ok(Outcome::Skipped("order no longer exists".into()));
+async fn send(
+    ctx: &JobContext,
+    email: &Email,
+    token: Uuid,
+    composed: impl Future<Output = Result<Composed, Failure>>,
+) -> Result<Outcome, Failure> {
+    let target = (email.target.0, email.target.1.as_str());
+    let kind = email.target.1.as_str();
+    let message = match composed.await? {
+        Composed::Send(message) => message,
+        Composed::Skip(reason) => {
+            deliveries::release(&ctx.db, target, token).await?;
+            return Ok(Outcome::Skipped(reason));
+        }
     };
-    let view = OrderView::new(
-        &order.order,
-        &order.items,
-        email.status,
-        &ctx.mailer.support_email(),
-    );
-    let rendered = (email.render)(&view, email.status)
-        .map_err(|e| Failure::permanent(format!("template: {e}")))?;
-    let message_id = ctx
-        .mailer
-        .message_id(&email.kind, order.order.id, order.order.created_at);
     ctx.mailer
         .send(
-            (&to, &order.order.customer_name),
-            (order.order.id, &message_id),
-            rendered,
+            (&message.to, &message.to_name),
+            (message.order, &message.message_id),
+            message.rendered,
         )
         .await
         .map_err(|e| {
-            metrics::email(&email.kind, "failed", e.reply);
+            metrics::email(kind, "failed", e.reply);
             Failure {
                 kind: e.kind,
                 message: e.message,
             }
         })?;
-    metrics::email(&email.kind, "sent", "2xx");
+    metrics::email(kind, "sent", "2xx");
     // The email is out: record it, retrying briefly, since a lost record means a second copy
     // once the lease runs out.
     let mut pause = Duration::from_millis(50);
+    let message_id = &message.message_id;
     let held = loop {
-        match deliveries::finish(&ctx.db, email.outbox_id, target, token, &message_id).await {
+        match deliveries::finish(&ctx.db, email.outbox_id, target, token, message_id).await {
             Ok(held) => break held,
             Err(e) if pause < Duration::from_secs(2) => {
                 tracing::warn!(error = %e, "recording a sent email failed; retrying");

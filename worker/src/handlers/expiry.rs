@@ -52,6 +52,7 @@ async fn expire(ctx: &JobContext, job: &ExpirePendingOrder) -> Result<Outcome, F
             before: Some(json!({"status": OrderStatus::Pending})),
             after: Some(json!({"status": OrderStatus::Cancelled})),
             request_id: None,
+            client_request_id: None,
         },
     )
     .await?;

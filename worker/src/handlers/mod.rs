@@ -8,9 +8,11 @@
 //! (apalis-redis 1.0 `lua/handle_results.lua`). So handlers only return `Err` when even the
 //! bookkeeping failed (database down); apalis' linear retry is then the fallback.
 
+pub mod account;
 pub mod confirmation;
 pub mod deliver;
 pub mod expiry;
+pub mod order_email;
 pub mod status_changed;
 
 use apalis::prelude::BoxDynError;
@@ -29,8 +31,8 @@ use crate::{context::JobContext, metrics};
 
 /// Job kinds, each with its own queue and worker.
 pub const QUEUES: usize = JobKind::ALL.len();
-/// Queues whose jobs send email (confirmation, status change).
-pub const EMAIL_QUEUES: usize = 2;
+/// Queues whose jobs send email (confirmation, status change, account).
+pub const EMAIL_QUEUES: usize = 3;
 
 /// How an attempt ended when it did not fail.
 #[derive(Debug, PartialEq, Eq)]

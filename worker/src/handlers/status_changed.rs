@@ -4,7 +4,7 @@ use apalis::prelude::{BoxDynError, Data};
 use orderflow_shared::jobs::{JobKind, SendOrderStatusChanged};
 use tracing::Instrument;
 
-use super::deliver::{self, Email};
+use super::{deliver, order_email};
 use crate::{context::JobContext, email::templates};
 
 pub async fn handle(job: SendOrderStatusChanged, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
@@ -16,16 +16,18 @@ pub async fn handle(job: SendOrderStatusChanged, ctx: Data<JobContext>) -> Resul
         status = %job.status,
         request_id = job.request_id.as_deref().unwrap_or("")
     );
-    let email = Email {
-        job: JobKind::OrderStatusChanged,
-        outbox_id: job.outbox_id,
-        order_id: job.order_id,
-        kind: format!("status_{}", job.status),
-        status: job.status,
-        render: templates::status_changed,
-    };
+    let kind = format!("status_{}", job.status);
+    let email = order_email::email(
+        JobKind::OrderStatusChanged,
+        job.outbox_id,
+        job.order_id,
+        &kind,
+    );
     let storage = ctx.queues.status_changed.clone();
-    deliver::run(&ctx, email, job, &storage)
-        .instrument(span)
-        .await
+    let (order_id, status) = (job.order_id, job.status);
+    deliver::run(&ctx, email, (job, &storage), |_| {
+        order_email::compose(&ctx, (order_id, &kind), status, templates::status_changed)
+    })
+    .instrument(span)
+    .await
 }

@@ -1,5 +1,6 @@
 //! Jobs end to end: API → outbox → Redis → worker → a real SMTP server on loopback.
 
+mod accounts;
 mod backlog;
 mod cleanup;
 mod delivery;

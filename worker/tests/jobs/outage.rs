@@ -2,39 +2,12 @@
 //! 201 and the email arrives once Redis is back; uses its own redis-server so other tests keep
 //! theirs), or losing a job after it was dispatched.
 
-use std::{
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
-use crate::helpers::{Killed, Stack, free_port};
+use crate::helpers::{Stack, free_port};
 
-async fn redis_server(port: u16) -> Killed {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--enable-debug-command",
-            "local",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server on PATH");
-    let server = Killed(child);
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("redis-server did not start on {port}");
+async fn redis_server(port: u16) -> orderflow_testkit::redis_server::OwnRedis {
+    orderflow_testkit::redis_server::OwnRedis::start_on(port).await
 }
 
 #[tokio::test]

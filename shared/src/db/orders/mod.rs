@@ -8,7 +8,7 @@ mod summary;
 
 pub use place::{NewOrder, PLACE_SQL, PREPARE_SQL, Placement, Prepared, place, prepare};
 pub use read::{
-    FOR_EMAIL_SQL, GET_SQL, OrderWithItems, for_email, get_with_items, list, list_query,
+    Addressee, FOR_EMAIL_SQL, GET_SQL, OrderWithItems, for_email, get_with_items, list, list_query,
 };
 pub use summary::{ProductTotals, StatusTotals, top_products, totals_by_status};
 

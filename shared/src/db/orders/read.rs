@@ -31,6 +31,8 @@ pub const GET_SQL: &str = "SELECT o.id, o.customer_id, c.name AS customer_name, 
 /// What the worker's emails show: the order, its items and the customer's address.
 pub const FOR_EMAIL_SQL: &str = "SELECT o.id, o.customer_id, c.name AS customer_name, \
      o.status, o.total, o.notes, o.created_at, o.updated_at, c.email AS customer_email, \
+     NOT EXISTS (SELECT 1 FROM users u WHERE u.customer_id = c.id \
+       AND u.email_verified_at IS NULL) AS address_verified, \
      i.id AS item_id, i.product_id, i.product_name, i.quantity, i.unit_price \
      FROM orders o JOIN customers c ON c.id = o.customer_id \
      LEFT JOIN order_items i ON i.order_id = o.id WHERE o.id = $1 ORDER BY i.id";
@@ -94,17 +96,29 @@ pub async fn get_with_items(
     Ok(fold(&rows)?.pop())
 }
 
+/// Where an order email goes.
+#[derive(Debug, Clone)]
+pub struct Addressee {
+    pub email: String,
+    /// False while the customer's user has not verified the address (a self-registration):
+    /// no order email goes to it then.
+    pub verified: bool,
+}
+
 /// The order with its items and the customer's email address (for the worker's emails).
 pub async fn for_email(
     db: impl PgExecutor<'_>,
     id: i64,
-) -> sqlx::Result<Option<(OrderWithItems, String)>> {
+) -> sqlx::Result<Option<(OrderWithItems, Addressee)>> {
     let rows = sqlx::query(FOR_EMAIL_SQL).bind(id).fetch_all(db).await?;
-    let email = match rows.first() {
-        Some(row) => row.try_get::<String, _>("customer_email")?,
+    let to = match rows.first() {
+        Some(row) => Addressee {
+            email: row.try_get("customer_email")?,
+            verified: row.try_get("address_verified")?,
+        },
         None => return Ok(None),
     };
-    Ok(fold(&rows)?.pop().map(|order| (order, email)))
+    Ok(fold(&rows)?.pop().map(|order| (order, to)))
 }
 
 fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &OrderFilter) {
