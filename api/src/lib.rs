@@ -13,6 +13,7 @@ pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod paging;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -58,7 +58,13 @@ pub fn register() {
     zero(
         "orderflow_rate_limited_total",
         "limiter",
-        &["auth", "anonymous", "user_write", "user_read", "account_email"],
+        &[
+            "auth",
+            "anonymous",
+            "user_write",
+            "user_read",
+            "account_email",
+        ],
     );
     zero(
         "orderflow_limits_fallback_total",

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use axum::Router;
 use orderflow_shared::{cache::ReadCache, db, settings::Settings};
+use secrecy::ExposeSecret;
 use std::{future::Future, net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
 
@@ -12,6 +13,7 @@ use crate::{
     bootstrap,
     jobs::OutboxWaker,
     limits::{Limiter, LoginGuard},
+    paging::CursorKeys,
     state::AppState,
 };
 
@@ -94,6 +96,9 @@ impl Application {
             users,
             outbox: OutboxWaker::start(conn, orderflow_shared::dispatch::wake_channel(&settings)),
             jwt: Arc::new(JwtKeys::new(&settings.jwt)),
+            cursors: Arc::new(CursorKeys::new(
+                settings.jwt.signing_key.secret.expose_secret().as_bytes(),
+            )),
             passwords,
             limiter,
             logins,

@@ -9,6 +9,7 @@ use crate::{
     auth::{jwt::JwtKeys, password::Passwords, user_cache::UserCache},
     jobs::OutboxWaker,
     limits::{Limiter, LoginGuard},
+    paging::CursorKeys,
 };
 
 #[derive(Clone, FromRef)]
@@ -24,6 +25,8 @@ pub struct AppState {
     /// Tells the workers' outbox sweep that new jobs were committed.
     pub outbox: OutboxWaker,
     pub jwt: Arc<JwtKeys>,
+    /// Signs and checks the cursors of `next` links.
+    pub cursors: Arc<CursorKeys>,
     pub passwords: Passwords,
     /// Request quotas, shared by every instance through Redis.
     pub limiter: Arc<Limiter>,

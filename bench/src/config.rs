@@ -19,6 +19,9 @@ pub struct Config {
     pub customers: i64,
     pub products: i64,
     pub orders: i64,
+    /// `--orders N,N,…`: the growth run instead of the usual one, one database per size (see
+    /// `growth.rs`).
+    pub sizes: Vec<i64>,
     /// Reads by id pick from the first `hot_orders` orders (a hot set, as real traffic has).
     pub hot_orders: i64,
     /// Emails queued for each worker drain run.
@@ -35,7 +38,7 @@ pub struct Config {
 
 const USAGE: &str = "usage: orderflow-bench [--quick] [--duration SECONDS] [--warmup SECONDS] \
                      [--only health,read,read-cached,list,create,login,limits,worker] [--out DIR] \
-                     [--bin-dir DIR]";
+                     [--bin-dir DIR] [--connections N] [--orders N,N,…]";
 
 impl Config {
     pub fn from_args() -> anyhow::Result<Self> {
@@ -53,6 +56,7 @@ impl Config {
             customers: 1_000,
             products: 200,
             orders: 100_000,
+            sizes: Vec::new(),
             hot_orders: 1_000,
             emails: 4_000,
             only: Vec::new(),
@@ -82,6 +86,23 @@ impl Config {
                         .split(',')
                         .map(str::to_string)
                         .collect()
+                }
+                "--connections" => {
+                    let v = args.next().context(USAGE)?;
+                    cfg.connections = v.parse().with_context(|| format!("--connections {v:?}"))?;
+                }
+                // The growth run: the same requests at each database size (e.g.
+                // 100000,1000000,10000000), figures side by side.
+                "--orders" => {
+                    let v = args.next().context(USAGE)?;
+                    cfg.sizes = v
+                        .split(',')
+                        .map(|n| n.trim().replace('_', "").parse::<i64>())
+                        .collect::<Result<_, _>>()
+                        .with_context(|| format!("--orders {v:?}"))?;
+                    if cfg.sizes.iter().any(|&n| n < 1_000) {
+                        bail!("--orders: at least 1000 orders per size");
+                    }
                 }
                 "--out" => cfg.out_dir = PathBuf::from(args.next().context(USAGE)?),
                 // Another build of orderflow-api and orderflow-worker (e.g. an older commit's,

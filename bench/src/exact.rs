@@ -3,8 +3,14 @@
 //! cannot drift from it. Parameters get values like the benchmark's requests.
 
 use orderflow_shared::{
-    db::orders::{GET_SQL, OrderFilter, OrderSort, PLACE_SQL, PREPARE_SQL, list_query},
-    domain::{OrderStatus, paging::Page},
+    db::orders::{
+        GET_SQL, OrderFilter, OrderSort, PLACE_SQL, PREPARE_SQL, TotalBy, list_query,
+        top_products_sql, totals_by_status_sql,
+    },
+    domain::{
+        OrderStatus,
+        paging::{COUNT_BOUND, KeyValue, Page, Start},
+    },
 };
 
 use crate::pgbench::{Script, from_statement};
@@ -26,18 +32,19 @@ pub fn list() -> Script {
         status: Some(OrderStatus::Pending),
         ..OrderFilter::default()
     };
-    let page = Page {
-        page: 1,
-        page_size: 20,
-    };
-    let query = list_query(&filter, OrderSort::default(), page);
+    let query = list_query(
+        &filter,
+        OrderSort::default(),
+        &Page::first(20),
+        TotalBy::for_filter(&filter),
+    );
     Script {
         name: "list_exact",
         body: format!(
             "\\set offset (random(1, :pages) - 1) * 20\n\\set limit 20\n{}",
             from_statement(
                 query.sql().as_str(),
-                &[":status", ":status", ":limit", ":offset"],
+                &[":status", ":status", ":status", ":limit", ":offset"],
                 ";"
             )
         ),
@@ -87,5 +94,112 @@ pub fn create() -> Script {
              \\set p random(:first_product, :first_product + :products - 3)\n\
              \\set r random(1, 1000000000)\n{prepare}{place}"
         ),
+    }
+}
+
+/// The staff list's first page: `GET /orders?status=pending&page_size=20` (total from the
+/// maintained counts).
+pub fn list_first() -> Script {
+    let filter = pending();
+    let query = list_query(
+        &filter,
+        OrderSort::default(),
+        &Page::first(20),
+        TotalBy::for_filter(&filter),
+    );
+    Script {
+        name: "list_first_exact",
+        body: from_statement(
+            query.sql().as_str(),
+            &[":status", ":status", ":status", "21", "0"],
+            ";",
+        ),
+    }
+}
+
+/// The same list 500 pages deep, reached by its cursor: after the row `after`.
+pub fn list_after(after: &[KeyValue]) -> Script {
+    let filter = pending();
+    let page = Page {
+        start: Start::After(after.to_vec()),
+        page_size: 20,
+        page: None,
+    };
+    let query = list_query(
+        &filter,
+        OrderSort::default(),
+        &page,
+        TotalBy::for_filter(&filter),
+    );
+    let literal = |k: &KeyValue| match k {
+        KeyValue::Int(n) => n.to_string(),
+        KeyValue::Text(t) => format!("'{t}'"),
+    };
+    let (value, id) = (literal(&after[0]), literal(&after[1]));
+    Script {
+        name: "list_deep_exact",
+        body: from_statement(
+            query.sql().as_str(),
+            &[":status", ":status", ":status", &value, &id, "21", "0"],
+            ";",
+        ),
+    }
+}
+
+/// A customer's own first page: `GET /orders?page_size=20` with a customer's token (total
+/// counted up to 1,001).
+pub fn customer_list() -> Script {
+    let filter = OrderFilter {
+        customer_id: Some(1),
+        ..OrderFilter::default()
+    };
+    let query = list_query(
+        &filter,
+        OrderSort::default(),
+        &Page::first(20),
+        TotalBy::for_filter(&filter),
+    );
+    Script {
+        name: "customer_list_exact",
+        body: format!(
+            "\\set c random(:first_customer, :first_customer + :customers - 1)\n{}",
+            from_statement(
+                query.sql().as_str(),
+                &[":c", &(COUNT_BOUND + 1).to_string(), ":c", "21", "0"],
+                ";"
+            )
+        ),
+    }
+}
+
+/// `GET /orders/summary` (all time): both statements, with the parameters `summary_args`
+/// makes for an open range (all months, nothing else).
+pub fn summary() -> Script {
+    let args = [
+        "ARRAY['month']::text[]",
+        "ARRAY[NULL]::timestamptz[]",
+        "ARRAY[NULL]::timestamptz[]",
+        "true",
+        "NULL::timestamptz",
+        "NULL::timestamptz",
+        "NULL::timestamptz",
+        "NULL::timestamptz",
+        "NULL::timestamptz",
+        "NULL::timestamptz",
+    ];
+    Script {
+        name: "summary_exact",
+        body: format!(
+            "{}{}",
+            from_statement(&totals_by_status_sql(), &args, ";"),
+            from_statement(&top_products_sql(), &args, ";")
+        ),
+    }
+}
+
+fn pending() -> OrderFilter {
+    OrderFilter {
+        status: Some(OrderStatus::Pending),
+        ..OrderFilter::default()
     }
 }

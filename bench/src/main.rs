@@ -4,6 +4,7 @@
 
 mod config;
 mod exact;
+mod growth;
 mod jobs;
 mod pgbench;
 mod process;
@@ -30,6 +31,14 @@ async fn main() -> anyhow::Result<()> {
     let namespace = format!("orderflow-bench-{}", uuid::Uuid::new_v4().simple());
     let env = Env::new(&cfg, &namespace, smtp.port());
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+
+    if !cfg.sizes.is_empty() {
+        let sizes = growth::run(&cfg, &env).await?;
+        println!("{}", growth::table(&sizes));
+        eprintln!("[bench] wrote {}", cfg.out_dir.join("growth.md").display());
+        orderflow_testkit::delete_redis_keys(&namespace).await;
+        return Ok(());
+    }
 
     eprintln!("[bench] fresh database, migrations, first admin");
     seed::recreate_database(&cfg).await?;

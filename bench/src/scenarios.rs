@@ -80,26 +80,28 @@ impl Context<'_> {
 
     /// Warm-up, then a measured wrk run with the API's CPU and memory read around it.
     async fn measure(&self, api: &Process, scenario: &str, script: &str) -> anyhow::Result<ApiRow> {
+        self.measure_with(api, scenario, script, &[]).await
+    }
+
+    /// `measure` with more variables for the wrk script.
+    pub async fn measure_with(
+        &self,
+        api: &Process,
+        scenario: &str,
+        script: &str,
+        extra: &[(&'static str, String)],
+    ) -> anyhow::Result<ApiRow> {
         eprintln!("[bench] {scenario}: wrk");
         self.checkpoint().await?;
         // A fresh environment per run: its BENCH_RUN keeps Idempotency-Keys unique.
-        wrk::run(
-            self.cfg,
-            script,
-            &api.url(),
-            self.cfg.warmup,
-            &self.wrk_env(),
-        )
-        .await?;
+        let env = || {
+            let mut env = self.wrk_env();
+            env.extend(extra.iter().cloned());
+            env
+        };
+        wrk::run(self.cfg, script, &api.url(), self.cfg.warmup, &env()).await?;
         let cpu = api.cpu_seconds();
-        let load = wrk::run(
-            self.cfg,
-            script,
-            &api.url(),
-            self.cfg.duration,
-            &self.wrk_env(),
-        )
-        .await?;
+        let load = wrk::run(self.cfg, script, &api.url(), self.cfg.duration, &env()).await?;
         let cpu = api.cpu_seconds() - cpu;
         Ok(ApiRow {
             scenario: scenario.to_string(),
@@ -111,7 +113,7 @@ impl Context<'_> {
         })
     }
 
-    async fn limit(&self, script: Option<Script>) -> anyhow::Result<Option<Limit>> {
+    pub async fn limit(&self, script: Option<Script>) -> anyhow::Result<Option<Limit>> {
         let Some(script) = script else {
             return Ok(None);
         };

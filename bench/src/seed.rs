@@ -8,6 +8,8 @@ use secrecy::SecretString;
 use sqlx::{Connection, PgConnection, PgPool};
 use std::{io::Write, path::PathBuf};
 
+use orderflow_testkit::seed::Shop;
+
 use crate::{config::Config, process::Env};
 
 /// Every seeded user's password (the login scenario uses it).
@@ -37,7 +39,8 @@ pub async fn seed(cfg: &Config, db: &PgPool) -> anyhow::Result<std::time::Durati
         .hash(SecretString::from(PASSWORD.to_string()))
         .await?;
     let (customers, products, orders) = (cfg.customers, cfg.products, cfg.orders);
-    let keys = orders / 10;
+    // A day's worth of keys at the default size; capped for the growth run's larger ones.
+    let keys = (orders / 10).min(100_000);
     let sql = format!(
         "SELECT setseed(0.42);
          INSERT INTO customers (name, email, tier)
@@ -61,22 +64,6 @@ pub async fn seed(cfg: &Config, db: &PgPool) -> anyhow::Result<std::time::Durati
          INSERT INTO products (sku, name, price)
            SELECT 'BENCH-' || g, 'Bench product ' || g, round((1 + random() * 199)::numeric, 2)
            FROM generate_series(1, {products}) g;
-         INSERT INTO orders (customer_id, status, total, notes, created_at, updated_at)
-           SELECT c.first + (g * 7919) % {customers},
-                  (ARRAY['pending', 'processing', 'shipped', 'delivered', 'cancelled'])[1 + (g * 31) % 5],
-                  0, CASE WHEN g % 10 = 0 THEN 'Leave at the door' END,
-                  now() - make_interval(secs => ({orders} - g) * 31536000.0 / {orders}),
-                  now() - make_interval(secs => ({orders} - g) * 31536000.0 / {orders})
-           FROM generate_series(1, {orders}) g, (SELECT min(id) AS first FROM customers) c;
-         -- 1 to 5 distinct products per order (37·d is never a multiple of {products} for d < 5).
-         INSERT INTO order_items (order_id, product_id, product_name, quantity, unit_price)
-           SELECT o.id, p.id, p.name, 1 + (o.id + k) % 4, p.price
-           FROM orders o
-           CROSS JOIN LATERAL generate_series(1, 1 + o.id % 5) k
-           JOIN products p ON p.id = (SELECT min(id) FROM products) + (o.id * 7 + k * 37) % {products};
-         UPDATE orders o SET total = s.total
-           FROM (SELECT order_id, sum(quantity * unit_price) AS total FROM order_items GROUP BY order_id) s
-           WHERE s.order_id = o.id;
          -- A day's worth of Idempotency-Keys, as a running service holds: without any, the
          -- planner's statistics say the table is empty and prepared statements keep a plan
          -- that scans it (seen here: every create read all keys once it grew).
@@ -89,7 +76,23 @@ pub async fn seed(cfg: &Config, db: &PgPool) -> anyhow::Result<std::time::Durati
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
         .execute(&mut *conn)
         .await?;
-    sqlx::raw_sql("VACUUM ANALYZE").execute(&mut *conn).await?;
+    // The orders (testkit's generator, shared with the plan tests), in batches with progress.
+    let shop = Shop {
+        orders,
+        customers,
+        products,
+    };
+    let mut last_report = std::time::Instant::now();
+    orderflow_testkit::seed::load(&mut conn, shop, 1_000_000, |done| {
+        if done == orders || last_report.elapsed().as_secs() >= 5 {
+            eprintln!(
+                "[bench] seeded {done} of {orders} orders ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+            last_report = std::time::Instant::now();
+        }
+    })
+    .await?;
     Ok(started.elapsed())
 }
 

@@ -4,6 +4,7 @@
 
 pub mod pg_proxy;
 pub mod redis_server;
+pub mod seed;
 pub mod smtp;
 
 use sqlx::{Connection, PgConnection};

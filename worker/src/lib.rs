@@ -10,6 +10,7 @@ pub mod metrics;
 mod poll;
 pub mod restart;
 pub mod server;
+pub mod stats;
 pub mod sweep;
 pub mod wake;
 
@@ -164,6 +165,11 @@ impl Worker {
             tokio::spawn(metrics::sample(
                 ctx.db.clone(),
                 ctx.queues.clone(),
+                stop_rx.clone(),
+            )),
+            tokio::spawn(stats::run(
+                ctx.db.clone(),
+                settings.worker.stats_fold_interval,
                 stop_rx.clone(),
             )),
             tokio::spawn(cleanup::run(

@@ -51,6 +51,11 @@ pub fn register() {
     }
     zero("orderflow_sweeps_total", "trigger", &["wake", "timer"]);
     zero(
+        "orderflow_stats_deltas_folded_total",
+        "table",
+        &["orders", "products"],
+    );
+    zero(
         "orderflow_cleanup_deleted_total",
         "what",
         &[

@@ -1,13 +1,17 @@
 //! `/api/v1/admin`: the audit log and dead jobs (admin only).
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, Uri},
+};
 use orderflow_shared::{
     db::{
         self,
         audit::{AuditEntry, AuditFilter},
         dead_jobs::DeadJob,
     },
-    domain::{Paged, Validator, text},
+    domain::{PageParams, Paged, Validator, paging::KeyValue, text},
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -18,6 +22,7 @@ use crate::{
     auth::CurrentUser,
     error::{ApiError, ErrorBody, Result},
     extract::{AppPath, AppQuery},
+    paging::{Listing, PageResponse},
     state::AppState,
 };
 
@@ -32,6 +37,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
+    /// Where the page starts: the `cursor` of the previous page's `next` link.
+    pub cursor: Option<String>,
+    /// 1-based page number, up to 10,000 rows deep (use `next` links beyond).
     #[param(minimum = 1)]
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 100)]
@@ -43,7 +51,9 @@ pub struct PageQuery {
     params(PageQuery),
     security(("bearer" = []), ("oauth2" = [])),
     responses(
-        (status = 200, description = "A page of dead jobs", body = Paged<DeadJob>),
+        (status = 200, description = "A page of dead jobs", body = Paged<DeadJob>,
+            headers(("Link" = String, description = "`<…>; rel=\"next\"` unless this is the last page"))),
+        (status = 400, description = "A cursor that is not for this request", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 422, description = "Bad paging", body = ErrorBody),
@@ -51,12 +61,19 @@ pub struct PageQuery {
 async fn dead_jobs(
     State(state): State<AppState>,
     user: CurrentUser,
+    uri: Uri,
     AppQuery(q): AppQuery<PageQuery>,
-) -> Result<Json<Paged<DeadJob>>> {
+) -> Result<PageResponse<DeadJob>> {
     user.require_admin()?;
-    let page = super::page(q.page, q.page_size)?;
-    let (rows, total) = db::dead_jobs::list(&state.db, page).await?;
-    Ok(Json(Paged::new(rows, page, total)))
+    let listing = Listing::new(&state.cursors, "dead_jobs", &[], &uri);
+    let page = listing.page(q.cursor.as_deref(), PageParams::new(q.page, q.page_size))?;
+    let rows = db::dead_jobs::list(&state.db, &page).await?;
+    Ok(listing.respond(
+        &page,
+        rows,
+        |j| vec![KeyValue::time(j.died_at), KeyValue::Int(j.id)],
+        |j| j,
+    ))
 }
 
 /// Re-enqueues a dead job with fresh attempts (admin, audited). It goes through the outbox, so
@@ -123,6 +140,9 @@ pub struct AuditQuery {
     pub entity_id: Option<i64>,
     /// e.g. `order.status_changed`, `product.updated`.
     pub action: Option<String>,
+    /// Where the page starts: the `cursor` of the previous page's `next` link.
+    pub cursor: Option<String>,
+    /// 1-based page number, up to 10,000 rows deep (use `next` links beyond).
     #[param(minimum = 1)]
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 100)]
@@ -134,7 +154,9 @@ pub struct AuditQuery {
     params(AuditQuery),
     security(("bearer" = []), ("oauth2" = [])),
     responses(
-        (status = 200, description = "A page of audit entries", body = Paged<AuditEntry>),
+        (status = 200, description = "A page of audit entries", body = Paged<AuditEntry>,
+            headers(("Link" = String, description = "`<…>; rel=\"next\"` unless this is the last page"))),
+        (status = 400, description = "A cursor that is not for this request", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 422, description = "Bad filter or paging", body = ErrorBody),
@@ -142,10 +164,10 @@ pub struct AuditQuery {
 async fn audit_log(
     State(state): State<AppState>,
     user: CurrentUser,
+    uri: Uri,
     AppQuery(q): AppQuery<AuditQuery>,
-) -> Result<Json<Paged<AuditEntry>>> {
+) -> Result<PageResponse<AuditEntry>> {
     user.require_admin()?;
-    let page = super::page(q.page, q.page_size)?;
     let mut v = Validator::new();
     let storable = |s: String| text::storable(&s).map(str::to_owned);
     let entity_type = v.check_opt("entity_type", q.entity_type, storable);
@@ -157,6 +179,9 @@ async fn audit_log(
         entity_id: q.entity_id,
         action,
     };
-    let (rows, total) = db::audit::list(&state.db, &filter, page).await?;
-    Ok(Json(Paged::new(rows, page, total)))
+    let filters = format!("{filter:?}");
+    let listing = Listing::new(&state.cursors, "audit_log", &[&filters], &uri);
+    let page = listing.page(q.cursor.as_deref(), PageParams::new(q.page, q.page_size))?;
+    let rows = db::audit::list(&state.db, &filter, &page).await?;
+    Ok(listing.respond(&page, rows, |e| vec![KeyValue::Int(e.id)], |e| e))
 }

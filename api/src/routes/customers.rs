@@ -3,7 +3,7 @@
 use axum::{
     Json,
     extract::State,
-    http::{StatusCode, header},
+    http::{StatusCode, Uri, header},
     response::IntoResponse,
 };
 use orderflow_shared::{
@@ -12,7 +12,7 @@ use orderflow_shared::{
         self,
         customers::{Customer, CustomerFilter},
     },
-    domain::{Email, Paged, Tier, Validator, text},
+    domain::{Email, PageParams, Paged, Tier, Validator, paging::KeyValue, text},
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -23,6 +23,7 @@ use crate::{
     auth::CurrentUser,
     error::{ApiError, ErrorBody, Result},
     extract::{AppJson, AppPath, AppQuery},
+    paging::{Listing, PageResponse},
     state::AppState,
 };
 
@@ -59,6 +60,9 @@ pub struct CustomerQuery {
     pub email: Option<String>,
     pub is_active: Option<bool>,
     pub tier: Option<Tier>,
+    /// Where the page starts: the `cursor` of the previous page's `next` link.
+    pub cursor: Option<String>,
+    /// 1-based page number, up to 10,000 rows deep (use `next` links beyond).
     #[param(minimum = 1)]
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 100)]
@@ -108,7 +112,9 @@ async fn create_customer(
     params(CustomerQuery),
     security(("bearer" = []), ("oauth2" = [])),
     responses(
-        (status = 200, description = "A page of customers", body = Paged<Customer>),
+        (status = 200, description = "A page of customers, by id", body = Paged<Customer>,
+            headers(("Link" = String, description = "`<…>; rel=\"next\"` unless this is the last page"))),
+        (status = 400, description = "A cursor that is not for this request", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Not staff", body = ErrorBody),
         (status = 422, description = "Bad paging or filter", body = ErrorBody),
@@ -116,10 +122,10 @@ async fn create_customer(
 async fn list_customers(
     State(state): State<AppState>,
     user: CurrentUser,
+    uri: Uri,
     AppQuery(q): AppQuery<CustomerQuery>,
-) -> Result<Json<Paged<Customer>>> {
+) -> Result<PageResponse<Customer>> {
     user.require_staff()?;
-    let page = super::page(q.page, q.page_size)?;
     let mut v = Validator::new();
     let email = v.check_opt("email", q.email, |e| {
         text::storable(&e).map(|e| e.trim().to_lowercase())
@@ -130,8 +136,11 @@ async fn list_customers(
         is_active: q.is_active,
         tier: q.tier,
     };
-    let (rows, total) = db::customers::list(&state.db, &filter, page).await?;
-    Ok(Json(Paged::new(rows, page, total)))
+    let filters = format!("{filter:?}");
+    let listing = Listing::new(&state.cursors, "customers", &[&filters], &uri);
+    let page = listing.page(q.cursor.as_deref(), PageParams::new(q.page, q.page_size))?;
+    let rows = db::customers::list(&state.db, &filter, &page).await?;
+    Ok(listing.respond(&page, rows, |c| vec![KeyValue::Int(c.id)], |c| c))
 }
 
 /// One customer: staff/admin, or the customer itself (anyone else gets 404).

@@ -4,13 +4,13 @@
 use axum::{
     Json,
     extract::State,
-    http::{StatusCode, header},
+    http::{StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
 use orderflow_shared::{
     cache::Entity,
     db::{self, products::Product},
-    domain::{Paged, Price, Validator, sku, text},
+    domain::{PageParams, Paged, Price, Validator, paging::KeyValue, sku, text},
 };
 use serde::Deserialize;
 use std::time::Instant;
@@ -22,6 +22,7 @@ use crate::{
     auth::CurrentUser,
     error::{ApiError, ErrorBody, Result},
     extract::{AppJson, AppPath, AppQuery},
+    paging::{Listing, PageResponse},
     routes::json_bytes,
     state::AppState,
 };
@@ -62,6 +63,9 @@ pub struct UpdateProductRequest {
 pub struct ProductQuery {
     /// Staff/admin only; customers always get active products.
     pub is_active: Option<bool>,
+    /// Where the page starts: the `cursor` of the previous page's `next` link.
+    pub cursor: Option<String>,
+    /// 1-based page number, up to 10,000 rows deep (use `next` links beyond).
     #[param(minimum = 1)]
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 100)]
@@ -121,23 +125,28 @@ async fn create_product(
     params(ProductQuery),
     security(("bearer" = []), ("oauth2" = [])),
     responses(
-        (status = 200, description = "A page of products", body = Paged<Product>),
+        (status = 200, description = "A page of products, by id", body = Paged<Product>,
+            headers(("Link" = String, description = "`<…>; rel=\"next\"` unless this is the last page"))),
+        (status = 400, description = "A cursor that is not for this request", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 422, description = "Bad paging or filter", body = ErrorBody),
     ))]
 async fn list_products(
     State(state): State<AppState>,
     user: CurrentUser,
+    uri: Uri,
     AppQuery(q): AppQuery<ProductQuery>,
-) -> Result<Json<Paged<Product>>> {
-    let page = super::page(q.page, q.page_size)?;
+) -> Result<PageResponse<Product>> {
     let is_active = if user.role.is_staff_or_admin() {
         q.is_active
     } else {
         Some(true)
     };
-    let (rows, total) = db::products::list(&state.db, is_active, page).await?;
-    Ok(Json(Paged::new(rows, page, total)))
+    let filter = format!("is_active={is_active:?}");
+    let listing = Listing::new(&state.cursors, "products", &[&filter], &uri);
+    let page = listing.page(q.cursor.as_deref(), PageParams::new(q.page, q.page_size))?;
+    let rows = db::products::list(&state.db, is_active, &page).await?;
+    Ok(listing.respond(&page, rows, |p| vec![KeyValue::Int(p.id)], |p| p))
 }
 
 /// One product (inactive ones are hidden from customers).

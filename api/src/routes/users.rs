@@ -1,10 +1,14 @@
 //! `/api/v1/users` (admin only): list users, change roles and activation.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, Uri},
+};
 use chrono::{DateTime, Utc};
 use orderflow_shared::{
     db,
-    domain::{Paged, Role, Tier},
+    domain::{PageParams, Paged, Role, Tier, paging::KeyValue},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,6 +19,7 @@ use crate::{
     auth::CurrentUser,
     error::{ApiError, ErrorBody, Result},
     extract::{AppJson, AppPath, AppQuery},
+    paging::{Listing, PageResponse},
     state::AppState,
 };
 
@@ -66,6 +71,9 @@ impl From<db::users::User> for UserResponse {
 pub struct UserFilter {
     pub role: Option<Role>,
     pub is_active: Option<bool>,
+    /// Where the page starts: the `cursor` of the previous page's `next` link.
+    pub cursor: Option<String>,
+    /// 1-based page number, up to 10,000 rows deep (use `next` links beyond).
     #[param(minimum = 1)]
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 100)]
@@ -84,7 +92,9 @@ pub struct UpdateUserRequest {
     params(UserFilter),
     security(("bearer" = []), ("oauth2" = [])),
     responses(
-        (status = 200, description = "A page of users", body = Paged<UserResponse>),
+        (status = 200, description = "A page of users, by id", body = Paged<UserResponse>,
+            headers(("Link" = String, description = "`<…>; rel=\"next\"` unless this is the last page"))),
+        (status = 400, description = "A cursor that is not for this request", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
         (status = 422, description = "Bad paging or filter", body = ErrorBody),
@@ -92,12 +102,23 @@ pub struct UpdateUserRequest {
 async fn list_users(
     State(state): State<AppState>,
     user: CurrentUser,
+    uri: Uri,
     AppQuery(filter): AppQuery<UserFilter>,
-) -> Result<Json<Paged<UserResponse>>> {
+) -> Result<PageResponse<UserResponse>> {
     user.require_admin()?;
-    let page = super::page(filter.page, filter.page_size)?;
-    let (rows, total) = db::users::list(&state.db, filter.role, filter.is_active, page).await?;
-    Ok(Json(Paged::new(rows, page, total).map(UserResponse::from)))
+    let filters = format!("role={:?} is_active={:?}", filter.role, filter.is_active);
+    let listing = Listing::new(&state.cursors, "users", &[&filters], &uri);
+    let page = listing.page(
+        filter.cursor.as_deref(),
+        PageParams::new(filter.page, filter.page_size),
+    )?;
+    let rows = db::users::list(&state.db, filter.role, filter.is_active, &page).await?;
+    Ok(listing.respond(
+        &page,
+        rows,
+        |u| vec![KeyValue::Int(u.id)],
+        UserResponse::from,
+    ))
 }
 
 /// One user (admin).

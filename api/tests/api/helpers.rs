@@ -377,11 +377,16 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Sets an order's status directly in the database (test set-up only).
+    /// Sets an order's status directly in the database (test set-up only), and recomputes
+    /// the rollups, as anyone writing orders behind the service's back must.
     pub async fn force_status(&self, order_id: i64, status: &str) {
         sqlx::query("UPDATE orders SET status = $2 WHERE id = $1")
             .bind(order_id)
             .bind(status)
+            .execute(&self.db)
+            .await
+            .unwrap();
+        sqlx::query("SELECT rebuild_order_stats()")
             .execute(&self.db)
             .await
             .unwrap();

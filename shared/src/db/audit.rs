@@ -7,7 +7,7 @@ use serde_json::Value;
 use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 
-use crate::domain::paging::Page;
+use crate::domain::paging::{COUNT_BOUND, Page, Total};
 
 /// One audited change, to be written with [`record`].
 pub struct NewEntry<'a> {
@@ -72,32 +72,35 @@ const FILTER: &str = "($1::bigint IS NULL OR actor_user_id = $1) \
      AND ($3::bigint IS NULL OR entity_id = $3) \
      AND ($4::text IS NULL OR action = $4)";
 
-/// Newest first.
+/// Newest first (keyset after a cursor), and their number (bounded).
 pub async fn list(
     db: impl PgExecutor<'_> + Copy,
     filter: &AuditFilter,
-    page: Page,
-) -> sqlx::Result<(Vec<AuditEntry>, i64)> {
+    page: &Page,
+) -> sqlx::Result<(Vec<AuditEntry>, Total)> {
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, actor_user_id, action, entity_type, entity_id, before, after, request_id, client_request_id, \
-         created_at FROM audit_log WHERE {FILTER} ORDER BY id DESC LIMIT $5 OFFSET $6"
+        "SELECT id, actor_user_id, action, entity_type, entity_id, before, after, request_id, \
+         client_request_id, created_at FROM audit_log WHERE {FILTER} \
+         AND ($5::bigint IS NULL OR id < $5) ORDER BY id DESC LIMIT $6 OFFSET $7"
     )))
     .bind(filter.actor_user_id)
     .bind(&filter.entity_type)
     .bind(filter.entity_id)
     .bind(&filter.action)
+    .bind(super::after_id(page))
     .bind(page.limit())
     .bind(page.offset())
     .fetch_all(db)
     .await?;
-    let total = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT count(*) FROM audit_log WHERE {FILTER}"
+    let counted = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM (SELECT 1 FROM audit_log WHERE {FILTER} LIMIT $5) c"
     )))
     .bind(filter.actor_user_id)
     .bind(&filter.entity_type)
     .bind(filter.entity_id)
     .bind(&filter.action)
+    .bind(COUNT_BOUND + 1)
     .fetch_one(db)
     .await?;
-    Ok((rows, total))
+    Ok((rows, Total::bounded(counted)))
 }

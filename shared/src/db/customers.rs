@@ -5,7 +5,10 @@ use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 
-use crate::domain::{Tier, paging::Page};
+use crate::domain::{
+    Tier,
+    paging::{COUNT_BOUND, Page, Total},
+};
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct Customer {
@@ -72,31 +75,35 @@ const FILTER: &str = "($1::text IS NULL OR email = $1) \
      AND ($2::boolean IS NULL OR is_active = $2) \
      AND ($3::text IS NULL OR tier = $3)";
 
+/// A page of customers by id (keyset after a cursor), and their number (bounded).
 pub async fn list(
     db: impl PgExecutor<'_> + Copy,
     filter: &CustomerFilter,
-    page: Page,
-) -> sqlx::Result<(Vec<Customer>, i64)> {
+    page: &Page,
+) -> sqlx::Result<(Vec<Customer>, Total)> {
     let tier = filter.tier.map(Tier::as_str);
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM customers WHERE {FILTER} ORDER BY id LIMIT $4 OFFSET $5"
+        "SELECT {COLUMNS} FROM customers WHERE {FILTER} AND ($4::bigint IS NULL OR id > $4) \
+         ORDER BY id LIMIT $5 OFFSET $6"
     )))
     .bind(&filter.email)
     .bind(filter.is_active)
     .bind(tier)
+    .bind(super::after_id(page))
     .bind(page.limit())
     .bind(page.offset())
     .fetch_all(db)
     .await?;
-    let total = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT count(*) FROM customers WHERE {FILTER}"
+    let counted = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM (SELECT 1 FROM customers WHERE {FILTER} LIMIT $4) c"
     )))
     .bind(&filter.email)
     .bind(filter.is_active)
     .bind(tier)
+    .bind(COUNT_BOUND + 1)
     .fetch_one(db)
     .await?;
-    Ok((rows, total))
+    Ok((rows, Total::bounded(counted)))
 }
 
 /// Applies the given changes; `None` leaves a field as it is.

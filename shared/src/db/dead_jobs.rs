@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 
-use crate::domain::paging::Page;
+use crate::domain::paging::{COUNT_BOUND, KeyValue, Page, Total};
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct DeadJob {
@@ -45,18 +45,31 @@ pub async fn insert(
     .await
 }
 
-pub async fn list(db: impl PgExecutor<'_> + Copy, page: Page) -> sqlx::Result<(Vec<DeadJob>, i64)> {
+/// Newest deaths first (keyset after a cursor), and their number (bounded).
+pub async fn list(
+    db: impl PgExecutor<'_> + Copy,
+    page: &Page,
+) -> sqlx::Result<(Vec<DeadJob>, Total)> {
+    let (died_at, id) = match page.after() {
+        Some([KeyValue::Text(at), KeyValue::Int(id)]) => (Some(at.as_str()), Some(*id)),
+        _ => (None, None),
+    };
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM dead_jobs ORDER BY died_at DESC, id DESC LIMIT $1 OFFSET $2"
+        "SELECT {COLUMNS} FROM dead_jobs \
+         WHERE ($1::timestamptz IS NULL OR (died_at, id) < ($1::timestamptz, $2::bigint)) \
+         ORDER BY died_at DESC, id DESC LIMIT $3 OFFSET $4"
     )))
+    .bind(died_at)
+    .bind(id)
     .bind(page.limit())
     .bind(page.offset())
     .fetch_all(db)
     .await?;
-    let total = sqlx::query_scalar("SELECT count(*) FROM dead_jobs")
+    let counted = sqlx::query_scalar("SELECT count(*) FROM (SELECT 1 FROM dead_jobs LIMIT $1) c")
+        .bind(COUNT_BOUND + 1)
         .fetch_one(db)
         .await?;
-    Ok((rows, total))
+    Ok((rows, Total::bounded(counted)))
 }
 
 pub async fn get_for_update(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<DeadJob>> {

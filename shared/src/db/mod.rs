@@ -13,6 +13,7 @@ pub mod pool;
 pub mod products;
 pub mod refresh_tokens;
 pub mod sessions;
+pub mod stats;
 pub mod users;
 
 use crate::settings::Settings;
@@ -27,6 +28,14 @@ use std::str::FromStr;
 
 /// The reversible migrations in `migrations/`, embedded at compile time.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// The id a page starts after, for lists keyed by id alone.
+fn after_id(page: &crate::domain::paging::Page) -> Option<i64> {
+    match page.after() {
+        Some([crate::domain::paging::KeyValue::Int(id)]) => Some(*id),
+        _ => None,
+    }
+}
 
 /// How to reach PostgreSQL (`DATABASE_URL`), naming the application in `pg_stat_activity`,
 /// with the server-side time limits of every session: `statement_timeout` (below the request

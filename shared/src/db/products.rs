@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 
-use crate::domain::paging::Page;
+use crate::domain::paging::{COUNT_BOUND, Page, Total};
 
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct Product {
@@ -60,28 +60,32 @@ pub async fn get_for_update(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Op
     .await
 }
 
-/// Lists products, optionally only active (or only inactive) ones, ordered by id.
+/// A page of products by id (keyset after a cursor), optionally only active (or only
+/// inactive) ones, and their number (bounded).
 pub async fn list(
     db: impl PgExecutor<'_> + Copy,
     is_active: Option<bool>,
-    page: Page,
-) -> sqlx::Result<(Vec<Product>, i64)> {
+    page: &Page,
+) -> sqlx::Result<(Vec<Product>, Total)> {
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM products WHERE ($1::boolean IS NULL OR is_active = $1) \
-         ORDER BY id LIMIT $2 OFFSET $3"
+         AND ($2::bigint IS NULL OR id > $2) ORDER BY id LIMIT $3 OFFSET $4"
     )))
     .bind(is_active)
+    .bind(super::after_id(page))
     .bind(page.limit())
     .bind(page.offset())
     .fetch_all(db)
     .await?;
-    let total = sqlx::query_scalar(
-        "SELECT count(*) FROM products WHERE ($1::boolean IS NULL OR is_active = $1)",
+    let counted = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT 1 FROM products \
+         WHERE ($1::boolean IS NULL OR is_active = $1) LIMIT $2) c",
     )
     .bind(is_active)
+    .bind(COUNT_BOUND + 1)
     .fetch_one(db)
     .await?;
-    Ok((rows, total))
+    Ok((rows, Total::bounded(counted)))
 }
 
 /// Applies the given changes; `None` leaves a field as it is.

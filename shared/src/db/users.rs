@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 
-use crate::domain::{Role, paging::Page};
+use crate::domain::{
+    Role,
+    paging::{COUNT_BOUND, Page, Total},
+};
 
 /// A user row. Holds the password hash: never serialise it to a client.
 #[derive(Debug, Clone, FromRow)]
@@ -127,32 +130,36 @@ pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result
     .await
 }
 
+/// A page of users by id (keyset after a cursor), and their number (bounded).
 pub async fn list(
     db: impl PgExecutor<'_> + Copy,
     role: Option<Role>,
     is_active: Option<bool>,
-    page: Page,
-) -> sqlx::Result<(Vec<User>, i64)> {
+    page: &Page,
+) -> sqlx::Result<(Vec<User>, Total)> {
     const FILTER: &str =
         "($1::text IS NULL OR role = $1) AND ($2::boolean IS NULL OR is_active = $2)";
     let role = role.map(Role::as_str);
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM users WHERE {FILTER} ORDER BY id LIMIT $3 OFFSET $4"
+        "SELECT {COLUMNS} FROM users WHERE {FILTER} AND ($3::bigint IS NULL OR id > $3) \
+         ORDER BY id LIMIT $4 OFFSET $5"
     )))
     .bind(role)
     .bind(is_active)
+    .bind(super::after_id(page))
     .bind(page.limit())
     .bind(page.offset())
     .fetch_all(db)
     .await?;
-    let total = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT count(*) FROM users WHERE {FILTER}"
+    let counted = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM (SELECT 1 FROM users WHERE {FILTER} LIMIT $3) c"
     )))
     .bind(role)
     .bind(is_active)
+    .bind(COUNT_BOUND + 1)
     .fetch_one(db)
     .await?;
-    Ok((rows, total))
+    Ok((rows, Total::bounded(counted)))
 }
 
 /// Changes role, customer link and/or activation; `None` leaves a field as it is.

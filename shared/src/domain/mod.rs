@@ -9,6 +9,7 @@ pub mod order;
 pub mod paging;
 pub mod password;
 pub mod patterns;
+pub mod periods;
 pub mod retry;
 pub mod role;
 pub mod sku;

@@ -160,6 +160,8 @@ pub struct WorkerSettings {
     pub orphan_reenqueue_after: Duration,
     pub shutdown_timeout: Duration,
     pub cleanup_interval: Duration,
+    /// How often the summary's deltas are folded into its rollups (`db::stats`).
+    pub stats_fold_interval: Duration,
     /// Completed outbox rows and Redis job data older than this are deleted
     /// (`JOB_RETENTION_DAYS`, or `JOB_RETENTION_SECONDS` when set: soaks and tests).
     pub retention: Duration,
@@ -398,6 +400,9 @@ impl Settings {
                     60,
                 )?),
                 shutdown_timeout: Duration::from_secs(num("WORKER_SHUTDOWN_TIMEOUT_SECONDS", 30)?),
+                stats_fold_interval: Duration::from_millis(
+                    num("STATS_FOLD_INTERVAL_MS", 2000)?.clamp(10, 3_600_000),
+                ),
                 cleanup_interval: Duration::from_secs(
                     num("CLEANUP_INTERVAL_SECONDS", 3600)?.max(1),
                 ),

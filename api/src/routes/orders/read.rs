@@ -1,6 +1,6 @@
 //! Reading orders: one order, paged lists with filters and sorting, and the staff summary.
 
-use axum::{Json, extract::State, response::Response};
+use axum::{Json, extract::State, http::Uri, response::Response};
 use chrono::{DateTime, Utc};
 use orderflow_shared::{
     cache::Entity,
@@ -9,8 +9,9 @@ use orderflow_shared::{
         orders::{OrderFilter, OrderSort},
     },
     domain::{
-        OrderStatus, Paged, Validator,
+        OrderStatus, PageParams, Paged, Validator,
         money::{self, to_cents},
+        paging::Total,
     },
 };
 use rust_decimal::Decimal;
@@ -23,6 +24,7 @@ use crate::{
     auth::CurrentUser,
     error::{ApiError, ErrorBody, Result},
     extract::{AppPath, AppQuery},
+    paging::{Listing, PageResponse},
     routes::json_bytes,
     state::AppState,
 };
@@ -78,6 +80,10 @@ pub struct OrdersQuery {
     pub max_total: Option<String>,
     /// `created_at`, `-created_at` (default), `total`, `-total` or `id`.
     pub sort: Option<String>,
+    /// Where the page starts: the `cursor` of the previous page's `next` link (made for the
+    /// same filters and sort; 400 otherwise).
+    pub cursor: Option<String>,
+    /// 1-based page number, up to 10,000 rows deep (use `next` links beyond).
     #[param(minimum = 1)]
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 100)]
@@ -92,22 +98,26 @@ fn check_range<T: PartialOrd>(v: &mut Validator, field: &str, from: Option<T>, t
     }
 }
 
-/// Lists orders, newest first by default. One statement per page (the count, the orders,
-/// their customers and items), whatever the page size.
+/// Lists orders, newest first by default. One statement per page (the total, the orders,
+/// their customers and items), whatever the page size; a page reached by its cursor costs the
+/// same at any depth. `total` is exact for lists filtered by status alone (maintained counts)
+/// and otherwise counted up to 1,000 (`total_exact` false beyond).
 #[utoipa::path(get, path = "/api/v1/orders", tag = "orders",
     params(OrdersQuery),
     security(("bearer" = []), ("oauth2" = [])),
     responses(
-        (status = 200, description = "A page of orders", body = Paged<OrderResponse>),
+        (status = 200, description = "A page of orders", body = Paged<OrderResponse>,
+            headers(("Link" = String, description = "`<…>; rel=\"next\"` unless this is the last page"))),
+        (status = 400, description = "A cursor that is not for this request", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 422, description = "Bad filter, sort or paging", body = ErrorBody),
     ))]
 pub async fn list_orders(
     State(state): State<AppState>,
     user: CurrentUser,
+    uri: Uri,
     AppQuery(q): AppQuery<OrdersQuery>,
-) -> Result<Json<Paged<OrderResponse>>> {
-    let page = super::super::page(q.page, q.page_size)?;
+) -> Result<PageResponse<OrderResponse>> {
     let mut v = Validator::new();
     let sort = v
         .check_opt("sort", q.sort, |s| OrderSort::parse(&s))
@@ -118,25 +128,42 @@ pub async fn list_orders(
     check_range(&mut v, "max_total", min_total, max_total);
     v.finish().map_err(ApiError::invalid)?;
 
-    let customer_id = match user.own_customer_id() {
-        Some(own) if q.customer_id.is_some_and(|asked| asked != own) => {
-            // Another customer's orders: the honest answer is "none of yours".
-            return Ok(Json(Paged::new(vec![], page, 0)));
-        }
-        Some(own) => Some(own),
-        None => q.customer_id,
+    let (scope, others) = match user.own_customer_id() {
+        // Another customer's orders: the honest answer is "none of yours".
+        Some(own) => (
+            format!("customer {own}"),
+            q.customer_id.is_some_and(|c| c != own),
+        ),
+        None => ("staff".to_string(), false),
     };
     let filter = OrderFilter {
         status: q.status,
-        customer_id,
+        customer_id: user.own_customer_id().or(q.customer_id),
         created_from: q.created_from,
         created_to: q.created_to,
         min_total,
         max_total,
     };
-    let (orders, total) = db::orders::list(&state.db, &filter, sort, page).await?;
-    let orders = orders.into_iter().map(OrderResponse::from).collect();
-    Ok(Json(Paged::new(orders, page, total)))
+    let filters = format!("{filter:?}");
+    let sort_name = format!("{sort:?}");
+    let listing = Listing::new(
+        &state.cursors,
+        "orders",
+        &[&scope, &filters, &sort_name],
+        &uri,
+    );
+    let page = listing.page(q.cursor.as_deref(), PageParams::new(q.page, q.page_size))?;
+    let rows = if others {
+        (vec![], Total::exact(0))
+    } else {
+        db::orders::list(&state.db, &filter, sort, &page).await?
+    };
+    Ok(listing.respond(
+        &page,
+        rows,
+        |o| db::orders::sort_key(&o.order, sort),
+        OrderResponse::from,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

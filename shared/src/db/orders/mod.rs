@@ -8,9 +8,13 @@ mod summary;
 
 pub use place::{NewOrder, PLACE_SQL, PREPARE_SQL, Placement, Prepared, place, prepare};
 pub use read::{
-    Addressee, FOR_EMAIL_SQL, GET_SQL, OrderWithItems, for_email, get_with_items, list, list_query,
+    Addressee, FOR_EMAIL_SQL, GET_SQL, OrderWithItems, TotalBy, for_email, get_with_items, list,
+    list_query, sort_key,
 };
-pub use summary::{ProductTotals, StatusTotals, top_products, totals_by_status};
+pub use summary::{
+    ProductTotals, StatusTotals, summary_args, top_products, top_products_sql, totals_by_status,
+    totals_by_status_sql,
+};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -119,22 +123,36 @@ pub async fn cancel_if_pending(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result
 }
 
 /// Moves the order from `expected` to `next` only if it is still in `expected`: of two racing
-/// transitions from the same state, exactly one updates a row.
+/// transitions from the same state, exactly one updates a row. The same statement appends the
+/// move to the summary's deltas (`db::stats`): the order leaves one status for the other, and
+/// a cancelled order's items leave the product totals.
 pub async fn update_status(
     db: impl PgExecutor<'_>,
     id: i64,
     expected: OrderStatus,
     next: OrderStatus,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE orders SET status = $3, updated_at = now() WHERE id = $1 AND status = $2",
+    let moved: i64 = sqlx::query_scalar(
+        "WITH moved AS ( \
+           UPDATE orders SET status = $3, updated_at = now() WHERE id = $1 AND status = $2 \
+           RETURNING created_at, total), \
+         order_stats AS ( \
+           INSERT INTO order_stats_deltas (hour, status, orders, revenue) \
+           SELECT date_trunc('hour', m.created_at, 'UTC'), s.status, s.sign, s.sign * m.total \
+           FROM moved m, (VALUES ($2::text, -1), ($3::text, 1)) AS s(status, sign)), \
+         product_stats AS ( \
+           INSERT INTO product_stats_deltas (hour, product_id, quantity, revenue) \
+           SELECT date_trunc('hour', m.created_at, 'UTC'), i.product_id, -i.quantity, \
+             -(i.quantity * i.unit_price) \
+           FROM moved m JOIN order_items i ON i.order_id = $1 WHERE $3 = 'cancelled') \
+         SELECT count(*) FROM moved",
     )
     .bind(id)
     .bind(expected.as_str())
     .bind(next.as_str())
-    .execute(db)
+    .fetch_one(db)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(moved == 1)
 }
 
 pub async fn update_notes(
@@ -150,12 +168,25 @@ pub async fn update_notes(
     Ok(done.rows_affected() == 1)
 }
 
+/// Deletes the order (its items go with it) and takes it out of the summary's rollups in the
+/// same statement.
 pub async fn delete(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM orders WHERE id = $1")
-        .bind(id)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected() == 1)
+    let gone: i64 = sqlx::query_scalar(
+        "WITH gone AS (DELETE FROM orders WHERE id = $1 RETURNING created_at, status, total), \
+         order_stats AS ( \
+           INSERT INTO order_stats_deltas (hour, status, orders, revenue) \
+           SELECT date_trunc('hour', created_at, 'UTC'), status, -1, -total FROM gone), \
+         product_stats AS ( \
+           INSERT INTO product_stats_deltas (hour, product_id, quantity, revenue) \
+           SELECT date_trunc('hour', g.created_at, 'UTC'), i.product_id, -i.quantity, \
+             -(i.quantity * i.unit_price) \
+           FROM gone g JOIN order_items i ON i.order_id = $1 WHERE g.status <> 'cancelled') \
+         SELECT count(*) FROM gone",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await?;
+    Ok(gone == 1)
 }
 
 /// Ids of a customer's orders (their cached copies show the customer's name).

@@ -5,8 +5,9 @@
 //!    ids and timestamp the new order will have. The caller validates and prices with the
 //!    domain rules and builds the response from these.
 //! 2. `place` (one statement, so one implicit transaction and one WAL flush): takes the key's
-//!    in-flight lock, stores the key with the response, and inserts the order, its items and
-//!    its outbox rows; nothing at all when the key is in flight or was just taken.
+//!    in-flight lock, stores the key with the response, and inserts the order, its items, its
+//!    outbox rows and its deltas for the summary's rollups (`db::stats`); nothing at all when
+//!    the key is in flight or was just taken.
 //!
 //! No lock is held between the two: the order is priced from the products as they were at
 //! step 1, exactly as if the whole request had run then. A product deactivated or repriced
@@ -175,7 +176,15 @@ pub const PLACE_SQL: &str = "WITH lock AS ( \
      jobs AS ( \
        INSERT INTO outbox (kind, payload, available_at) \
        SELECT j.kind, j.payload, j.available_at FROM placed, \
-         UNNEST($17::text[], $18::jsonb[], $19::timestamptz[]) AS j(kind, payload, available_at)) \
+         UNNEST($17::text[], $18::jsonb[], $19::timestamptz[]) AS j(kind, payload, available_at)), \
+     order_stats AS ( \
+       INSERT INTO order_stats_deltas (hour, status, orders, revenue) \
+       SELECT date_trunc('hour', $6::timestamptz, 'UTC'), 'pending', 1, $10 FROM placed), \
+     product_stats AS ( \
+       INSERT INTO product_stats_deltas (hour, product_id, quantity, revenue) \
+       SELECT date_trunc('hour', $6::timestamptz, 'UTC'), l.product_id, l.quantity, \
+         l.quantity * l.unit_price FROM placed, \
+         UNNEST($13::bigint[], $15::int[], $16::numeric[]) AS l(product_id, quantity, unit_price)) \
      SELECT (SELECT ok FROM lock) AS locked, EXISTS (SELECT 1 FROM placed) AS placed";
 
 /// Step 2: one statement.

@@ -5,7 +5,10 @@ use rust_decimal::Decimal;
 use sqlx::{PgExecutor, Postgres, QueryBuilder, Row, postgres::PgRow};
 
 use super::{ItemRow, OrderFilter, OrderRow, OrderSort};
-use crate::{domain::OrderStatus, domain::paging::Page};
+use crate::domain::{
+    OrderStatus,
+    paging::{COUNT_BOUND, KeyValue, Page, Total},
+};
 
 /// An order and its items, in item id order.
 #[derive(Debug, Clone)]
@@ -143,21 +146,137 @@ fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &OrderFilter) {
     }
 }
 
-/// The list statement: the filtered count, and the page's orders with their customers and
-/// items, in one round trip. Only the filters given appear in the SQL, so each combination is
-/// planned on its own (and can use its index). The count comes back on every row, and on a
+/// How a list's total is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalBy {
+    /// From the maintained counts per status (`db::stats`): exact, a handful of rows. Only for
+    /// lists filtered by status alone (or not at all), across every customer.
+    StatusCounts,
+    /// Counting matching rows up to `COUNT_BOUND + 1`.
+    Bounded,
+}
+
+impl TotalBy {
+    /// The exact counts when the filter allows them.
+    pub fn for_filter(filter: &OrderFilter) -> Self {
+        let only_status = filter.customer_id.is_none()
+            && filter.created_from.is_none()
+            && filter.created_to.is_none()
+            && filter.min_total.is_none()
+            && filter.max_total.is_none();
+        if only_status {
+            Self::StatusCounts
+        } else {
+            Self::Bounded
+        }
+    }
+}
+
+/// The sort key of an order in `sort`: what a cursor after it holds.
+pub fn sort_key(order: &OrderRow, sort: OrderSort) -> Vec<KeyValue> {
+    let id = KeyValue::Int(order.id);
+    match sort {
+        OrderSort::CreatedAt | OrderSort::CreatedAtDesc => {
+            vec![KeyValue::time(order.created_at), id]
+        }
+        OrderSort::Total | OrderSort::TotalDesc => {
+            vec![KeyValue::Text(order.total.normalize().to_string()), id]
+        }
+        OrderSort::Id => vec![id],
+    }
+}
+
+/// Only the rows after the cursor's, in the order of `sort` (the index's order: a keyset
+/// page reads `page_size + 1` index entries at any depth).
+fn push_after(qb: &mut QueryBuilder<Postgres>, sort: OrderSort, after: &[KeyValue]) {
+    let (value, id) = match after {
+        [KeyValue::Text(value), KeyValue::Int(id)] => (value.clone(), *id),
+        [KeyValue::Int(id)] => (String::new(), *id),
+        // A cursor is signed for this list and sort: no other shape reaches here.
+        _ => return,
+    };
+    match sort {
+        OrderSort::CreatedAtDesc => {
+            qb.push(" AND (o.created_at, o.id) < (")
+                .push_bind(value)
+                .push("::timestamptz, ")
+                .push_bind(id)
+                .push(")");
+        }
+        OrderSort::CreatedAt => {
+            qb.push(" AND (o.created_at, o.id) > (")
+                .push_bind(value)
+                .push("::timestamptz, ")
+                .push_bind(id)
+                .push(")");
+        }
+        OrderSort::TotalDesc => {
+            qb.push(" AND (o.total, o.id) < (")
+                .push_bind(value)
+                .push("::numeric, ")
+                .push_bind(id)
+                .push(")");
+        }
+        OrderSort::Total => {
+            qb.push(" AND (o.total, o.id) > (")
+                .push_bind(value)
+                .push("::numeric, ")
+                .push_bind(id)
+                .push(")");
+        }
+        OrderSort::Id => {
+            qb.push(" AND o.id > ").push_bind(id);
+        }
+    }
+}
+
+/// The list statement: the total, and the page's orders (one more than shown) with their
+/// customers and items, in one round trip. Only the filters given appear in the SQL, so each
+/// combination is planned on its own (and can use its index); the plan tests
+/// (`api/tests/api/plans.rs`) check every shape. The total comes back on every row, and on a
 /// single all-NULL row when the page is empty.
-pub fn list_query(filter: &OrderFilter, sort: OrderSort, page: Page) -> QueryBuilder<Postgres> {
-    let mut qb = QueryBuilder::new(
-        "SELECT t.total_count, p.* FROM (SELECT count(*) AS total_count FROM orders o",
-    );
-    push_filter(&mut qb, filter);
-    qb.push(") t LEFT JOIN LATERAL (SELECT ")
+pub fn list_query(
+    filter: &OrderFilter,
+    sort: OrderSort,
+    page: &Page,
+    total: TotalBy,
+) -> QueryBuilder<Postgres> {
+    let mut qb = QueryBuilder::new("SELECT t.total_count, p.* FROM (SELECT (");
+    match total {
+        TotalBy::StatusCounts => {
+            let status = filter.status.map(OrderStatus::as_str);
+            qb.push(
+                "(SELECT COALESCE(sum(orders), 0) FROM order_status_counts \
+                 WHERE status = COALESCE(",
+            )
+            .push_bind(status)
+            .push(
+                "::text, status)) + (SELECT COALESCE(sum(orders), 0) FROM order_stats_deltas \
+                 WHERE status = COALESCE(",
+            )
+            .push_bind(status)
+            .push("::text, status))");
+        }
+        TotalBy::Bounded => {
+            // In the page's order: the count walks the page's index, and stops.
+            qb.push("SELECT count(*) FROM (SELECT 1 FROM orders o");
+            push_filter(&mut qb, filter);
+            qb.push(" ORDER BY ")
+                .push(sort.sql())
+                .push(" LIMIT ")
+                .push_bind(COUNT_BOUND + 1)
+                .push(") counted");
+        }
+    }
+    qb.push(")::bigint AS total_count) t LEFT JOIN LATERAL (SELECT ")
         .push(ORDER_COLUMNS)
         .push(", ")
         .push(ITEM_COLUMNS)
         .push(" FROM (SELECT * FROM orders o");
     push_filter(&mut qb, filter);
+    if let Some(after) = page.after() {
+        push_after(&mut qb, sort, after);
+    }
     qb.push(" ORDER BY ")
         .push(sort.sql())
         .push(" LIMIT ")
@@ -171,17 +290,25 @@ pub fn list_query(filter: &OrderFilter, sort: OrderSort, page: Page) -> QueryBui
     qb
 }
 
-/// One page of orders with their items, and the total count: one statement.
+/// One page of orders (one more than shown) with their items, and the total: one statement.
 pub async fn list(
     db: impl PgExecutor<'_>,
     filter: &OrderFilter,
     sort: OrderSort,
-    page: Page,
-) -> sqlx::Result<(Vec<OrderWithItems>, i64)> {
-    let rows = list_query(filter, sort, page).build().fetch_all(db).await?;
-    let total = match rows.first() {
+    page: &Page,
+) -> sqlx::Result<(Vec<OrderWithItems>, Total)> {
+    let by = TotalBy::for_filter(filter);
+    let rows = list_query(filter, sort, page, by)
+        .build()
+        .fetch_all(db)
+        .await?;
+    let counted: i64 = match rows.first() {
         Some(row) => row.try_get("total_count")?,
         None => 0,
+    };
+    let total = match by {
+        TotalBy::StatusCounts => Total::exact(counted),
+        TotalBy::Bounded => Total::bounded(counted),
     };
     let with_order: Vec<PgRow> = rows
         .into_iter()
