@@ -413,4 +413,15 @@ async fn following_next_sees_every_order_once_while_orders_change() {
         created > 5 && moved > 5,
         "the writers ran ({created} created, {moved} moved)"
     );
+    // The counts the concurrent writes kept (in their own statements) match a recount.
+    for status in ["pending", "processing", "shipped", "cancelled"] {
+        let path = format!("/api/v1/orders?status={status}&page_size=1");
+        let page = json_ok(app.get(&path, &admin.token).await, StatusCode::OK).await;
+        let counted: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE status = $1")
+            .bind(status)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(page["total"], counted, "{status}");
+    }
 }

@@ -102,6 +102,18 @@ async fn listing_orders_takes_one_statement_for_1_or_20_orders() {
         ),
         (0, Some(20))
     );
+
+    // A page reached by its cursor: the same one statement, for staff too.
+    let first = json_ok(
+        app.get("/api/v1/orders?page_size=7", &admin.token).await,
+        StatusCode::OK,
+    )
+    .await;
+    counter.take();
+    let response = app.get(first["next"].as_str().unwrap(), &admin.token).await;
+    assert_eq!(counter.take(), 1);
+    let page = json_ok(response, StatusCode::OK).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 7);
 }
 
 #[tokio::test]

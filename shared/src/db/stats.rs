@@ -7,14 +7,18 @@
 //! serialises. The worker folds the deltas into the totals every `STATS_FOLD_INTERVAL_MS`
 //! (`fold`), each table in one statement. Readers add the unfolded deltas to the totals in
 //! one snapshot, so an answer is exact at any moment, folded or not.
+//!
+//! The orders per status (the lists' totals, read on every list request) are kept another
+//! way, so that no list ever reads deltas: the same statements add to a striped counter
+//! (`order_status_counts`, a row per status and `pg_backend_pid() % 16`), rows in key order.
 
 use sqlx::PgExecutor;
 
 /// The grains every delta is folded into.
 const GRAINS: &str = "(VALUES ('hour'), ('day'), ('month')) AS g(grain)";
 
-/// Folds every order delta into `order_stats` (each grain) and `order_status_counts`; returns
-/// how many deltas it folded.
+/// Folds every order delta into `order_stats` (each grain); returns how many deltas it
+/// folded.
 pub async fn fold_orders(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "WITH d AS (DELETE FROM order_stats_deltas RETURNING hour, status, orders, revenue), \
@@ -25,11 +29,7 @@ pub async fn fold_orders(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
            INSERT INTO order_stats AS t (grain, period, status, orders, revenue) \
            SELECT grain, period, status, orders, revenue FROM s \
            ON CONFLICT (grain, period, status) DO UPDATE SET orders = t.orders + EXCLUDED.orders, \
-             revenue = t.revenue + EXCLUDED.revenue), \
-         counts AS ( \
-           INSERT INTO order_status_counts AS c (status, orders) \
-           SELECT status, sum(orders) FROM s WHERE grain = 'month' GROUP BY status \
-           ON CONFLICT (status) DO UPDATE SET orders = c.orders + EXCLUDED.orders) \
+             revenue = t.revenue + EXCLUDED.revenue) \
          SELECT count(*) FROM d"
     )))
     .fetch_one(db)
@@ -55,14 +55,12 @@ pub async fn fold_products(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
     .await
 }
 
-/// Orders in `status` (all statuses when `None`), exactly: the folded counts plus the deltas
-/// not folded yet. A handful of rows whatever the number of orders.
+/// Orders in `status` (all statuses when `None`), exactly: the sum of its stripes in
+/// `order_status_counts`, which the writing statements keep. At most 16 rows per status.
 pub async fn orders_in(db: impl PgExecutor<'_>, status: Option<&str>) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "SELECT ((SELECT COALESCE(sum(orders), 0) FROM order_status_counts \
-                  WHERE $1::text IS NULL OR status = $1) \
-               + (SELECT COALESCE(sum(orders), 0) FROM order_stats_deltas \
-                  WHERE $1::text IS NULL OR status = $1))::bigint",
+        "SELECT COALESCE(sum(orders), 0)::bigint FROM order_status_counts \
+         WHERE $1::text IS NULL OR status = $1",
     )
     .bind(status)
     .fetch_one(db)

@@ -124,8 +124,8 @@ pub async fn cancel_if_pending(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result
 
 /// Moves the order from `expected` to `next` only if it is still in `expected`: of two racing
 /// transitions from the same state, exactly one updates a row. The same statement appends the
-/// move to the summary's deltas (`db::stats`): the order leaves one status for the other, and
-/// a cancelled order's items leave the product totals.
+/// move to the summary's deltas (`db::stats`) — the order leaves one status for the other,
+/// and a cancelled order's items leave the product totals — and moves its count.
 pub async fn update_status(
     db: impl PgExecutor<'_>,
     id: i64,
@@ -144,7 +144,12 @@ pub async fn update_status(
            INSERT INTO product_stats_deltas (hour, product_id, quantity, revenue) \
            SELECT date_trunc('hour', m.created_at, 'UTC'), i.product_id, -i.quantity, \
              -(i.quantity * i.unit_price) \
-           FROM moved m JOIN order_items i ON i.order_id = $1 WHERE $3 = 'cancelled') \
+           FROM moved m JOIN order_items i ON i.order_id = $1 WHERE $3 = 'cancelled'), \
+         counts AS ( \
+           INSERT INTO order_status_counts AS c (status, stripe, orders) \
+           SELECT s.status, pg_backend_pid() % 16, s.sign \
+           FROM moved, (VALUES ($2::text, -1), ($3::text, 1)) AS s(status, sign) ORDER BY 1 \
+           ON CONFLICT (status, stripe) DO UPDATE SET orders = c.orders + EXCLUDED.orders) \
          SELECT count(*) FROM moved",
     )
     .bind(id)
@@ -168,8 +173,8 @@ pub async fn update_notes(
     Ok(done.rows_affected() == 1)
 }
 
-/// Deletes the order (its items go with it) and takes it out of the summary's rollups in the
-/// same statement.
+/// Deletes the order (its items go with it) and takes it out of the summary's rollups and the
+/// counts in the same statement.
 pub async fn delete(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
     let gone: i64 = sqlx::query_scalar(
         "WITH gone AS (DELETE FROM orders WHERE id = $1 RETURNING created_at, status, total), \
@@ -180,7 +185,11 @@ pub async fn delete(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
            INSERT INTO product_stats_deltas (hour, product_id, quantity, revenue) \
            SELECT date_trunc('hour', g.created_at, 'UTC'), i.product_id, -i.quantity, \
              -(i.quantity * i.unit_price) \
-           FROM gone g JOIN order_items i ON i.order_id = $1 WHERE g.status <> 'cancelled') \
+           FROM gone g JOIN order_items i ON i.order_id = $1 WHERE g.status <> 'cancelled'), \
+         counts AS ( \
+           INSERT INTO order_status_counts AS c (status, stripe, orders) \
+           SELECT status, pg_backend_pid() % 16, -1 FROM gone \
+           ON CONFLICT (status, stripe) DO UPDATE SET orders = c.orders - 1) \
          SELECT count(*) FROM gone",
     )
     .bind(id)

@@ -6,7 +6,7 @@
 //!    domain rules and builds the response from these.
 //! 2. `place` (one statement, so one implicit transaction and one WAL flush): takes the key's
 //!    in-flight lock, stores the key with the response, and inserts the order, its items, its
-//!    outbox rows and its deltas for the summary's rollups (`db::stats`); nothing at all when
+//!    outbox rows, its deltas for the summary's rollups and its count (`db::stats`); nothing at all when
 //!    the key is in flight or was just taken.
 //!
 //! No lock is held between the two: the order is priced from the products as they were at
@@ -184,7 +184,11 @@ pub const PLACE_SQL: &str = "WITH lock AS ( \
        INSERT INTO product_stats_deltas (hour, product_id, quantity, revenue) \
        SELECT date_trunc('hour', $6::timestamptz, 'UTC'), l.product_id, l.quantity, \
          l.quantity * l.unit_price FROM placed, \
-         UNNEST($13::bigint[], $15::int[], $16::numeric[]) AS l(product_id, quantity, unit_price)) \
+         UNNEST($13::bigint[], $15::int[], $16::numeric[]) AS l(product_id, quantity, unit_price)), \
+     counts AS ( \
+       INSERT INTO order_status_counts AS c (status, stripe, orders) \
+       SELECT 'pending', pg_backend_pid() % 16, 1 FROM placed \
+       ON CONFLICT (status, stripe) DO UPDATE SET orders = c.orders + 1) \
      SELECT (SELECT ok FROM lock) AS locked, EXISTS (SELECT 1 FROM placed) AS placed";
 
 /// Step 2: one statement.

