@@ -110,11 +110,7 @@ pub fn list_first() -> Script {
     );
     Script {
         name: "list_first_exact",
-        body: from_statement(
-            query.sql().as_str(),
-            &[":status", ":status"],
-            ";",
-        ),
+        body: from_statement(query.sql().as_str(), &[":status", ":status"], ";"),
     }
 }
 
