@@ -29,6 +29,9 @@ pub struct Config {
     /// Scenarios to run (all when empty): health, read, read-cached, list, create, login, worker.
     pub only: Vec<String>,
     pub bin_dir: PathBuf,
+    /// pgbench beside each scenario (off with `--no-pgbench`: its SQL is this build's, so it
+    /// means nothing beside another build's binaries).
+    pub pgbench: bool,
     /// `bench/` in the repository: wrk scripts live there.
     pub assets: PathBuf,
     pub out_dir: PathBuf,
@@ -38,7 +41,7 @@ pub struct Config {
 
 const USAGE: &str = "usage: orderflow-bench [--quick] [--duration SECONDS] [--warmup SECONDS] \
                      [--only health,read,read-cached,list,create,login,limits,worker] [--out DIR] \
-                     [--bin-dir DIR] [--connections N] [--orders N,N,…]";
+                     [--bin-dir DIR] [--no-pgbench] [--connections N] [--orders N,N,…]";
 
 impl Config {
     pub fn from_args() -> anyhow::Result<Self> {
@@ -61,6 +64,7 @@ impl Config {
             emails: 4_000,
             only: Vec::new(),
             bin_dir: root.join("target/release"),
+            pgbench: true,
             assets: root.join("bench"),
             out_dir: root.join("target/bench"),
             pg_base: orderflow_testkit::pg_base(),
@@ -104,6 +108,7 @@ impl Config {
                         bail!("--orders: at least 1000 orders per size");
                     }
                 }
+                "--no-pgbench" => cfg.pgbench = false,
                 "--out" => cfg.out_dir = PathBuf::from(args.next().context(USAGE)?),
                 // Another build of orderflow-api and orderflow-worker (e.g. an older commit's,
                 // to compare before and after on one machine).

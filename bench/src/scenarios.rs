@@ -114,7 +114,7 @@ impl Context<'_> {
     }
 
     pub async fn limit(&self, script: Option<Script>) -> anyhow::Result<Option<Limit>> {
-        let Some(script) = script else {
+        let Some(script) = script.filter(|_| self.cfg.pgbench) else {
             return Ok(None);
         };
         eprintln!("[bench] pgbench {}", script.name);
