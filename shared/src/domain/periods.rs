@@ -3,7 +3,7 @@
 //! very ends, read from the orders themselves). The largest periods come first: a year-long
 //! range is 12 months, up to 2 × 30 days and 2 × 23 hours around them, and two partial hours.
 
-use chrono::{DateTime, Datelike, Duration, DurationRound, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 
 /// A period length the rollups keep (`order_stats.grain`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +25,16 @@ impl Grain {
     /// The start of the period holding `at`.
     fn floor(self, at: DateTime<Utc>) -> DateTime<Utc> {
         match self {
-            Self::Hour => at.duration_trunc(Duration::hours(1)).expect("in range"),
-            Self::Day => at.duration_trunc(Duration::days(1)).expect("in range"),
+            // From the calendar fields, not `duration_trunc`: that one counts nanoseconds and
+            // fails outside 1677–2262, and a report may ask for any year.
+            Self::Hour => Utc.from_utc_datetime(
+                &at.date_naive()
+                    .and_hms_opt(at.hour(), 0, 0)
+                    .expect("an hour of the day"),
+            ),
+            Self::Day => {
+                Utc.from_utc_datetime(&at.date_naive().and_hms_opt(0, 0, 0).expect("midnight"))
+            }
             Self::Month => Utc.from_utc_datetime(
                 &NaiveDate::from_ymd_opt(at.year(), at.month(), 1)
                     .expect("a month's first day")
@@ -195,6 +203,43 @@ mod tests {
             year.hours,
             Some((at("2026-01-15T11:00:00Z"), at("2026-11-20T14:00:00Z")))
         );
+    }
+
+    #[test]
+    fn any_year_a_client_can_write_splits_without_overflow() {
+        // schemathesis sent created_from=1254-11-27T22:01:05Z: chrono's duration_trunc counts
+        // nanoseconds and failed outside 1677–2262 (a panic, a 500).
+        let far = split(
+            Some(t("1254-11-27T22:01:05Z")),
+            Some(t("2026-12-05T16:08:29.703116Z")),
+        );
+        assert_eq!(
+            far.periods,
+            vec![
+                (
+                    Month,
+                    at("1254-12-01T00:00:00Z"),
+                    at("2026-12-01T00:00:00Z")
+                ),
+                (Day, at("2026-12-01T00:00:00Z"), at("2026-12-05T00:00:00Z")),
+                (Day, at("1254-11-28T00:00:00Z"), at("1254-12-01T00:00:00Z")),
+                (Hour, at("2026-12-05T00:00:00Z"), at("2026-12-05T16:00:00Z")),
+                (Hour, at("1254-11-27T23:00:00Z"), at("1254-11-28T00:00:00Z")),
+            ]
+        );
+        assert_eq!(
+            far.edges,
+            vec![
+                (t("1254-11-27T22:01:05Z"), t("1254-11-27T23:00:00Z")),
+                (t("2026-12-05T16:00:00Z"), t("2026-12-05T16:08:29.703116Z")),
+            ]
+        );
+        let widest = split(
+            Some(t("0000-01-01T00:00:00Z")),
+            Some(t("9999-12-31T23:59:59.999999Z")),
+        );
+        assert_eq!(widest.edges.len(), 1);
+        assert_eq!(widest.periods.len(), 3);
     }
 
     #[test]
