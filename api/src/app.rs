@@ -63,6 +63,8 @@ fn cors(settings: &Settings) -> CorsLayer {
             header::CONTENT_TYPE,
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("traceparent"),
+            HeaderName::from_static("tracestate"),
         ])
         .expose_headers([
             header::LOCATION,
@@ -73,5 +75,6 @@ fn cors(settings: &Settings) -> CorsLayer {
             HeaderName::from_static("ratelimit-remaining"),
             HeaderName::from_static("ratelimit-reset"),
             HeaderName::from_static("ratelimit-policy"),
+            HeaderName::from_static("traceresponse"),
         ])
 }

@@ -15,7 +15,17 @@ const USAGE: &str =
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    telemetry::init(settings.log_format, "info,orderflow_api=debug,sqlx=warn");
+    let telemetry = telemetry::init(
+        settings.log_format,
+        "info,orderflow_api=debug,sqlx=warn",
+        "orderflow-api",
+    )?;
+    let ran = run(settings).await;
+    telemetry.shutdown();
+    ran
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {

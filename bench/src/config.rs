@@ -26,7 +26,8 @@ pub struct Config {
     pub hot_orders: i64,
     /// Emails queued for each worker drain run.
     pub emails: usize,
-    /// Scenarios to run (all when empty): health, read, read-cached, list, create, login, worker.
+    /// Scenarios to run (all when empty): health, read, read-cached, list, create, login, limits,
+    /// tracing, worker.
     pub only: Vec<String>,
     pub bin_dir: PathBuf,
     /// pgbench beside each scenario (off with `--no-pgbench`: its SQL is this build's, so it
@@ -40,7 +41,7 @@ pub struct Config {
 }
 
 const USAGE: &str = "usage: orderflow-bench [--quick] [--duration SECONDS] [--warmup SECONDS] \
-                     [--only health,read,read-cached,list,create,login,limits,worker] [--out DIR] \
+                     [--only health,read,read-cached,list,create,login,limits,tracing,worker] [--out DIR] \
                      [--bin-dir DIR] [--no-pgbench] [--connections N] [--orders N,N,…]";
 
 impl Config {

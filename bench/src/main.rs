@@ -11,6 +11,7 @@ mod process;
 mod report;
 mod scenarios;
 mod seed;
+mod tracing_cost;
 mod wrk;
 
 use anyhow::Context;
@@ -95,6 +96,9 @@ async fn main() -> anyhow::Result<()> {
         ids,
     };
     scenarios::api(&ctx, &mut summary).await?;
+    if cfg.runs("tracing") {
+        tracing_cost::run(&ctx, &mut summary).await?;
+    }
     scenarios::worker(&ctx, &smtp, &namespace, &mut summary).await?;
 
     let table = summary.table();

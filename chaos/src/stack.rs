@@ -144,7 +144,9 @@ impl Stack {
         let port = free_port();
         let mut api_env = env.clone();
         api_env.insert("APP_PORT".into(), port.to_string());
-        api_env.insert("API_METRICS_PORT".into(), free_port().to_string());
+        api_env
+            .entry("API_METRICS_PORT".into())
+            .or_insert_with(|| free_port().to_string());
         let api_proc = Proc::start(
             &run.bin_dir.join("orderflow-api"),
             &["serve"],

@@ -207,11 +207,16 @@ pub fn wake_channel(settings: &Settings) -> String {
     format!("{}:outbox:wake", settings.jobs.namespace)
 }
 
-/// Adds `outbox_id` to the stored payload and decodes it as the job type.
+/// Adds `outbox_id` to the stored payload (and, to a traced one, when it is queued) and
+/// decodes it as the job type.
 pub fn job_from_row<T: DeserializeOwned>(row: &OutboxRow) -> anyhow::Result<T> {
     let mut payload = row.payload.clone();
     if let Value::Object(map) = &mut payload {
         map.insert("outbox_id".into(), Value::from(row.id));
+        if let Some(Value::Object(trace)) = map.get_mut("trace") {
+            let now = crate::telemetry::spans::to_unix_ms(std::time::SystemTime::now());
+            trace.insert("queued_at_ms".into(), Value::from(now));
+        }
     }
     Ok(serde_json::from_value(payload)?)
 }
@@ -234,8 +239,15 @@ where
             .build(),
         None => TaskBuilder::new(job).build(),
     };
-    tokio::time::timeout(PUSH_TIMEOUT, storage.push_task(task))
-        .await
+    let push = tokio::time::timeout(PUSH_TIMEOUT, storage.push_task(task));
+    let pushed = if crate::telemetry::enabled() {
+        use tracing::Instrument;
+        push.instrument(crate::telemetry::spans::redis("queue"))
+            .await
+    } else {
+        push.await
+    };
+    pushed
         .map_err(|_| anyhow::anyhow!("redis push timed out"))?
         .map_err(|e| anyhow::anyhow!("redis push failed: {e}"))
 }
@@ -264,6 +276,31 @@ pub async fn sweep(db: &Pool, queues: &Queues) -> anyhow::Result<usize> {
     let mut tx = db.begin().await?;
     let rows = outbox::claim_due(&mut *tx, &kinds, SWEEP_BATCH).await?;
     dispatch_claimed(tx, queues, rows).await
+}
+
+/// The `outbox.wait` span of a traced row: from when it became due to its dispatch.
+fn trace_outbox_wait(row: &OutboxRow, dispatched: chrono::DateTime<chrono::Utc>) {
+    use crate::telemetry::{propagation, spans};
+    if !crate::telemetry::enabled() {
+        return;
+    }
+    let Some(parent) = row
+        .payload
+        .get("trace")
+        .and_then(|t| serde_json::from_value(t.clone()).ok())
+        .and_then(|t: crate::telemetry::TraceHeaders| propagation::extract(&t))
+    else {
+        return;
+    };
+    spans::interval(
+        "outbox.wait",
+        &parent,
+        (row.available_at.into(), dispatched.into()),
+        vec![
+            opentelemetry::KeyValue::new("orderflow.outbox_id", row.id),
+            opentelemetry::KeyValue::new("orderflow.job.kind", row.kind.clone()),
+        ],
+    );
 }
 
 /// Dispatches again jobs that Redis appears to have lost (see `outbox::claim_stale`).
@@ -322,6 +359,7 @@ async fn dispatch_claimed(
     for row in rows.iter().filter(|r| pushed.contains(&r.id)) {
         let lag = (now - row.available_at).num_milliseconds().max(0) as f64 / 1000.0;
         metrics::histogram!("orderflow_outbox_dispatch_lag_seconds").record(lag);
+        trace_outbox_wait(row, now);
     }
     match failure {
         Some(e) if pushed.is_empty() => Err(e),

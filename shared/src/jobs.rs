@@ -4,7 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{OrderStatus, account_email::Purpose};
+use crate::{
+    domain::{OrderStatus, account_email::Purpose},
+    telemetry::TraceHeaders,
+};
 
 /// Sends the "order received" email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,6 +15,9 @@ pub struct SendOrderConfirmation {
     pub order_id: i64,
     pub outbox_id: i64,
     pub request_id: Option<String>,
+    /// The trace of the request (or job) that wrote the outbox row (docs/tracing.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceHeaders>,
 }
 
 /// Sends the "your order is now …" email (shipped, delivered, cancelled).
@@ -21,6 +27,9 @@ pub struct SendOrderStatusChanged {
     pub status: OrderStatus,
     pub outbox_id: i64,
     pub request_id: Option<String>,
+    /// The trace of the request (or job) that wrote the outbox row (docs/tracing.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceHeaders>,
 }
 
 /// Cancels the order if it is still pending when it runs (scheduled `PENDING_ORDER_TTL` after
@@ -29,6 +38,9 @@ pub struct SendOrderStatusChanged {
 pub struct ExpirePendingOrder {
     pub order_id: i64,
     pub outbox_id: i64,
+    /// The trace of the request (or job) that wrote the outbox row (docs/tracing.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceHeaders>,
 }
 
 /// Sends an account email (verification, password reset, unlock link) with a single-use
@@ -41,7 +53,36 @@ pub struct SendAccountEmail {
     pub email: Option<String>,
     pub outbox_id: i64,
     pub request_id: Option<String>,
+    /// The trace of the request (or job) that wrote the outbox row (docs/tracing.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceHeaders>,
 }
+
+/// A job's trace context, for the worker's spans (every job type has one).
+pub trait Traced {
+    fn trace(&self) -> Option<&TraceHeaders>;
+    fn trace_mut(&mut self) -> Option<&mut TraceHeaders>;
+}
+
+macro_rules! traced {
+    ($($job:ty),*) => {$(
+        impl Traced for $job {
+            fn trace(&self) -> Option<&TraceHeaders> {
+                self.trace.as_ref()
+            }
+            fn trace_mut(&mut self) -> Option<&mut TraceHeaders> {
+                self.trace.as_mut()
+            }
+        }
+    )*};
+}
+
+traced!(
+    SendOrderConfirmation,
+    SendOrderStatusChanged,
+    ExpirePendingOrder,
+    SendAccountEmail
+);
 
 /// The kinds of outbox rows, one Redis queue each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -73,7 +73,19 @@ impl RedisLink {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        match tokio::time::timeout(self.timeout, operation(self.conn())).await {
+        let call = tokio::time::timeout(self.timeout, operation(self.conn()));
+        let answer = if crate::telemetry::enabled() {
+            use tracing::Instrument;
+            let span = crate::telemetry::spans::redis(self.what);
+            let answer = call.instrument(span.clone()).await;
+            if !matches!(answer, Ok(Ok(_))) {
+                span.record("otel.status_code", "error");
+            }
+            answer
+        } else {
+            call.await
+        };
+        match answer {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("no answer within {:?}", self.timeout)),

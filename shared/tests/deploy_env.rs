@@ -18,7 +18,8 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// Every variable `Settings` looks up, plus the log filter read by tracing.
+/// Every variable `Settings` looks up, plus the log filter read by tracing and the
+/// OpenTelemetry variables (`telemetry::VARIABLES`).
 fn variables_read() -> BTreeSet<String> {
     let seen = RefCell::new(BTreeSet::new());
     // Development, so that no production check stops the reading half-way.
@@ -28,6 +29,11 @@ fn variables_read() -> BTreeSet<String> {
     });
     let mut seen = seen.into_inner();
     seen.insert("RUST_LOG".into());
+    seen.extend(
+        orderflow_shared::telemetry::VARIABLES
+            .iter()
+            .map(|v| v.to_string()),
+    );
     seen
 }
 

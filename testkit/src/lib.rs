@@ -2,6 +2,7 @@
 //! throwaway PostgreSQL databases, Redis key cleanup, a real SMTP server on loopback and a
 //! PostgreSQL protocol proxy that holds or delays the server's replies (`pg_proxy`).
 
+pub mod otlp;
 pub mod pg_proxy;
 pub mod redis_server;
 pub mod seed;

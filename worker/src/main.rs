@@ -6,12 +6,15 @@ use orderflow_worker::Worker;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    telemetry::init(
+    let telemetry = telemetry::init(
         settings.log_format,
         "info,orderflow_worker=debug,apalis=info",
-    );
-    Worker::build(settings)
+        "orderflow-worker",
+    )?;
+    let ran = Worker::build(settings)
         .await?
         .run_until(shutdown::signal())
-        .await
+        .await;
+    telemetry.shutdown();
+    ran
 }

@@ -9,7 +9,10 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use orderflow_shared::settings::IpNet;
+use orderflow_shared::{
+    settings::IpNet,
+    telemetry::{self, TraceHeaders, propagation},
+};
 use std::{sync::Arc, time::Instant};
 use tracing::{Instrument, field};
 use uuid::Uuid;
@@ -21,6 +24,8 @@ use super::{
 use crate::error::{ApiError, ErrorContract};
 
 pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// The request's own trace context (W3C Trace Context level 2), when traces are exported.
+pub static TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -81,7 +86,15 @@ pub async fn request_context(
         route = %route,
         client_ip = %client,
         user_id = field::Empty,
+        user.role = field::Empty,
+        otel.name = field::Empty,
+        otel.kind = "server",
+        otel.status_code = field::Empty,
+        http.response.status_code = field::Empty,
     );
+    if telemetry::enabled() {
+        trace_request(&span, &req, method.as_str(), &route);
+    }
     let started = Instant::now();
     let in_flight = crate::metrics::InFlight::start();
     let response = REQUEST_ID
@@ -97,6 +110,10 @@ pub async fn request_context(
 
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.record("http.response.status_code", status);
+    if status >= 500 {
+        span.record("otel.status_code", "error");
+    }
     span.in_scope(|| {
         if status >= 500 {
             tracing::error!(status, latency_ms, "request failed");
@@ -112,7 +129,32 @@ pub async fn request_context(
         .headers_mut()
         .insert(REQUEST_ID_HEADER.clone(), header_value);
     headers_policy.apply(response.headers_mut());
+    if let Some(value) =
+        propagation::traceresponse(&span).and_then(|v| HeaderValue::from_str(&v).ok())
+    {
+        response.headers_mut().insert(TRACERESPONSE.clone(), value);
+    }
     response
+}
+
+/// Names the request's span after its route and continues the client's trace when it sent a
+/// valid `traceparent` (a malformed one starts a trace of our own).
+fn trace_request(span: &tracing::Span, req: &Request, method: &str, route: &str) {
+    span.record("otel.name", format!("{method} {route}"));
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    if let Some(traceparent) = header("traceparent") {
+        let incoming = TraceHeaders {
+            traceparent,
+            tracestate: header("tracestate"),
+            queued_at_ms: None,
+        };
+        propagation::continue_trace(span, Some(&incoming));
+    }
 }
 
 /// Rewrites a bare error response (empty 405 from the router, 413 from the body limit, 503

@@ -146,9 +146,10 @@ impl TestApp {
 /// and go: `StatementCounter` (a per-thread subscriber) relies on them being emitted.
 fn init_logs() {
     if std::env::var("TEST_LOG").is_ok() {
-        orderflow_shared::telemetry::init(
+        let _ = orderflow_shared::telemetry::init(
             orderflow_shared::settings::LogFormat::Pretty,
             "debug,sqlx=info,hyper=info",
+            "orderflow-test",
         );
     } else {
         use tracing_subscriber::{Layer, filter::filter_fn, layer::SubscriberExt};

@@ -101,6 +101,7 @@ async fn cors_answers_allowed_origins_only() {
         .unwrap_or_default()
         .to_ascii_lowercase();
     assert!(headers.contains("idempotency-key"), "{headers}");
+    assert!(headers.contains("traceparent"), "{headers}");
 
     for origin in [
         "https://evil.example.com",

@@ -25,6 +25,7 @@ pub async fn enqueue(
     payload: Value,
     available_at: Option<DateTime<Utc>>,
 ) -> sqlx::Result<i64> {
+    let payload = traced(payload);
     sqlx::query_scalar(
         "INSERT INTO outbox (kind, payload, available_at) VALUES ($1, $2, COALESCE($3, now())) \
          RETURNING id",
@@ -36,9 +37,22 @@ pub async fn enqueue(
     .await
 }
 
+/// `payload` with the current span's trace context under `trace` (when traces are exported
+/// and it has none yet): the job's span continues the trace of whoever wrote the row.
+pub fn traced(mut payload: Value) -> Value {
+    if let Value::Object(map) = &mut payload
+        && !map.contains_key("trace")
+        && let Some(trace) = crate::telemetry::propagation::current()
+        && let Ok(trace) = serde_json::to_value(trace)
+    {
+        map.insert("trace".into(), trace);
+    }
+    payload
+}
+
 /// The payload of a new order's confirmation email.
 pub fn confirmation_payload(order_id: i64, request_id: Option<&str>) -> Value {
-    serde_json::json!({"order_id": order_id, "request_id": request_id})
+    traced(serde_json::json!({"order_id": order_id, "request_id": request_id}))
 }
 
 /// The payload of the status email after a change to `status`.
@@ -47,12 +61,12 @@ pub fn status_changed_payload(
     status: OrderStatus,
     request_id: Option<&str>,
 ) -> Value {
-    serde_json::json!({"order_id": order_id, "status": status, "request_id": request_id})
+    traced(serde_json::json!({"order_id": order_id, "status": status, "request_id": request_id}))
 }
 
 /// The payload of a pending order's expiry.
 pub fn expiry_payload(order_id: i64) -> Value {
-    serde_json::json!({"order_id": order_id})
+    traced(serde_json::json!({"order_id": order_id}))
 }
 
 /// The status email after a change to `status`.

@@ -95,4 +95,5 @@ pub fn register_shared() {
         }
     }
     zero("orderflow_redis_errors_total", "component", &["cache"]);
+    crate::telemetry::register_metrics();
 }

@@ -24,13 +24,15 @@ use orderflow_shared::{
         deliveries::{self, Claim, Recipient},
         outbox,
     },
-    jobs::JobKind,
+    jobs::{JobKind, Traced},
+    telemetry::spans,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use std::{
     future::Future,
     time::{Duration, Instant},
 };
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{Failure, Outcome, conclude};
@@ -76,7 +78,7 @@ pub async fn run<T, C, F>(
     compose: C,
 ) -> Result<(), BoxDynError>
 where
-    T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + Traced + 'static,
     C: FnOnce(DateTime<Utc>) -> F,
     F: Future<Output = Result<Composed, Failure>>,
 {
@@ -94,9 +96,14 @@ where
     .await?
     else {
         tracing::info!("job already completed; duplicate delivery ignored");
+        spans::job_outcome("duplicate");
         metrics::job_finished(email.job, "duplicate", started, None);
         return Ok(());
     };
+    spans::job_attempt(
+        job.trace().and_then(|t| t.queued_at_ms),
+        begun.attempt.into(),
+    );
     let result = match begun.claim {
         Claim::Claimed => {
             let renew = async {
@@ -174,14 +181,28 @@ async fn send(
             return Ok(Outcome::Skipped(reason));
         }
     };
+    // The reply class only: the server's text can name the recipient.
+    let smtp = tracing::info_span!(
+        "smtp.send",
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        smtp.reply = tracing::field::Empty,
+        email.kind = kind,
+    );
     ctx.mailer
         .send(
             (&message.to, &message.to_name),
             (message.order, &message.message_id),
             message.rendered,
         )
+        .instrument(smtp.clone())
         .await
+        .inspect(|()| {
+            smtp.record("smtp.reply", "2xx");
+        })
         .map_err(|e| {
+            smtp.record("smtp.reply", e.reply);
+            smtp.record("otel.status_code", "error");
             metrics::email(kind, "failed", e.reply);
             Failure {
                 kind: e.kind,

@@ -22,8 +22,14 @@ pub async fn handle(job: ExpirePendingOrder, ctx: Data<JobContext>) -> Result<()
         "job",
         kind = "expire_pending_order",
         order_id = job.order_id,
-        outbox_id = job.outbox_id
+        outbox_id = job.outbox_id,
+        otel.name = "job expire_pending_order",
+        otel.kind = "consumer",
+        otel.status_code = tracing::field::Empty,
+        attempt = tracing::field::Empty,
+        outcome = tracing::field::Empty,
     );
+    orderflow_shared::telemetry::propagation::continue_trace(&span, job.trace.as_ref());
     let storage = ctx.queues.expiry.clone();
     attempt(
         &ctx,

@@ -22,7 +22,8 @@ use orderflow_shared::{
     db::{dead_jobs, outbox},
     dispatch::push_job,
     domain::retry::{FailureKind, NextStep},
-    jobs::JobKind,
+    jobs::{JobKind, Traced},
+    telemetry::spans,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use std::{future::Future, time::Instant};
@@ -83,16 +84,18 @@ pub async fn attempt<T, W>(
     work: W,
 ) -> Result<(), BoxDynError>
 where
-    T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + Traced + 'static,
     W: Future<Output = Result<Outcome, Failure>>,
 {
     let started = Instant::now();
     let _running = metrics::Running::start(kind);
     let Some((attempt, enqueued_at)) = outbox::start_attempt(&ctx.db, outbox_id).await? else {
         tracing::info!("job already completed; duplicate delivery ignored");
+        spans::job_outcome("duplicate");
         metrics::job_finished(kind, "duplicate", started, None);
         return Ok(());
     };
+    spans::job_attempt(job.trace().and_then(|t| t.queued_at_ms), attempt.into());
     let result = match tokio::time::timeout(ctx.timeout, work).await {
         Ok(result) => result,
         Err(_) => Err(Failure::transient(format!(
@@ -115,20 +118,22 @@ where
 pub async fn conclude<T>(
     ctx: &JobContext,
     (kind, outbox_id): (JobKind, i64),
-    (job, storage): (T, &RedisStorage<T>),
+    (mut job, storage): (T, &RedisStorage<T>),
     (attempt, enqueued_at, started): (u32, Option<DateTime<Utc>>, Instant),
     result: Result<Outcome, Failure>,
 ) -> Result<(), BoxDynError>
 where
-    T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + 'static,
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + Unpin + Traced + 'static,
 {
     match result {
         Ok(Outcome::Done) => {
             tracing::info!(attempt, "job done");
+            spans::job_outcome("success");
             metrics::job_finished(kind, "success", started, enqueued_at);
         }
         Ok(Outcome::Skipped(reason)) => {
             tracing::info!(attempt, %reason, "job skipped");
+            spans::job_outcome("skipped");
             outbox::complete(&ctx.db, outbox_id, "skipped", Some(&reason)).await?;
             metrics::job_finished(kind, "skipped", started, enqueued_at);
         }
@@ -145,7 +150,12 @@ where
             {
                 NextStep::RetryIn(delay) => {
                     tracing::warn!(attempt, ?delay, %error, "job failed; retrying");
+                    spans::job_outcome("retry");
                     outbox::record_error(&ctx.db, outbox_id, &error).await?;
+                    if let Some(trace) = job.trace_mut() {
+                        let due = std::time::SystemTime::now() + delay;
+                        trace.queued_at_ms = Some(spans::to_unix_ms(due));
+                    }
                     push_job(storage, job, Some(delay))
                         .await
                         .map_err(|e| e.to_string())?;
@@ -153,6 +163,7 @@ where
                 }
                 NextStep::Dead => {
                     tracing::error!(attempt, %error, "job dead");
+                    spans::job_outcome("dead");
                     let payload = serde_json::to_value(&job)?;
                     let mut tx = ctx.db.begin().await?;
                     dead_jobs::insert(

@@ -142,6 +142,7 @@ async fn a_job_delivered_twice_sends_once() {
         order_id: order,
         outbox_id,
         request_id: None,
+        trace: None,
     };
     for _ in 0..2 {
         orderflow_shared::dispatch::push_job(&queues.confirmation, job.clone(), None)

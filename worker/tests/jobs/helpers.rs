@@ -84,9 +84,10 @@ impl Stack {
             vars.insert(k.to_string(), v.to_string());
         }
         if std::env::var("TEST_LOG").is_ok() {
-            orderflow_shared::telemetry::init(
+            let _ = orderflow_shared::telemetry::init(
                 orderflow_shared::settings::LogFormat::Pretty,
                 "info,orderflow_worker=debug",
+                "orderflow-test",
             );
         }
         let app = Application::build(settings_from(&vars))

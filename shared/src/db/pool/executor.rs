@@ -11,6 +11,8 @@ use std::{
     task::{Context, Poll},
 };
 
+use tracing::Instrument;
+
 use super::{Conn, Pool, conn::Tracker};
 
 type Step = Result<Either<PgQueryResult, PgRow>, Error>;
@@ -25,9 +27,23 @@ impl<'c> Executor<'c> for &'c mut Conn {
     {
         let (raw, mut tracker) = self.parts();
         tracker.start();
+        if crate::telemetry::enabled() {
+            let (span, query) = super::traced::span(query);
+            let inner = {
+                let _entered = span.enter();
+                raw.fetch_many(query)
+            };
+            return Tracked {
+                inner,
+                tracker,
+                span: Some(span),
+            }
+            .boxed();
+        }
         Tracked {
             inner: raw.fetch_many(query),
             tracker,
+            span: None,
         }
         .boxed()
     }
@@ -37,6 +53,17 @@ impl<'c> Executor<'c> for &'c mut Conn {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
+        if crate::telemetry::enabled() {
+            let (span, query) = super::traced::span(query);
+            return Box::pin(
+                async move {
+                    self.op = Some(super::conn::Op::Statement);
+                    let row = self.raw().fetch_optional(query).await;
+                    self.finish(row)
+                }
+                .instrument(span),
+            );
+        }
         Box::pin(async move {
             self.op = Some(super::conn::Op::Statement);
             let row = self.raw().fetch_optional(query).await;
@@ -79,12 +106,16 @@ impl<'c> Executor<'c> for &'c mut Conn {
 struct Tracked<'e> {
     inner: BoxStream<'e, Step>,
     tracker: Tracker<'e>,
+    /// The statement's span (traces exported): entered while polled, closed when dropped.
+    span: Option<tracing::Span>,
 }
 
 impl Stream for Tracked<'_> {
     type Item = Step;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Step>> {
+        let span = self.span.clone();
+        let _entered = span.as_ref().map(tracing::Span::enter);
         let polled = self.inner.poll_next_unpin(cx);
         match &polled {
             Poll::Ready(None) => self.tracker.finish(None),

@@ -40,6 +40,7 @@ mod conn;
 mod executor;
 mod lifecycle;
 mod settle;
+mod traced;
 
 pub use conn::{Conn, Tx};
 
