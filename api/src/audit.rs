@@ -5,7 +5,7 @@ use orderflow_shared::db::audit::{self, NewEntry};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{auth::CurrentUser, error::Result, middleware::request_context};
+use crate::{auth::CurrentUser, error::Result};
 
 /// Records `action` on `(entity_type, entity_id)` by `actor`, with the entity's state before
 /// and after (as JSON) and the current request id.
@@ -28,8 +28,8 @@ pub async fn record<T: Serialize>(
             entity_id,
             before,
             after,
-            request_id: request_context::current_request_id(),
-            client_request_id: request_context::current_client_request_id(),
+            request_id: crate::request_id::current(),
+            client_request_id: crate::request_id::current_client(),
         },
     )
     .await?;

@@ -10,8 +10,6 @@ use orderflow_shared::domain::FieldError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::middleware::request_context;
-
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -176,7 +174,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let request_id = request_context::current_request_id().unwrap_or_default();
+        let request_id = crate::request_id::current().unwrap_or_default();
         match &self {
             Self::Internal(err) => {
                 tracing::error!(error = ?err, "internal error: {err:#}");

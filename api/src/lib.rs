@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod paging;
+pub mod request_id;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -91,10 +91,6 @@ impl ReadCache {
         Self { inner }
     }
 
-    pub fn reads_enabled(&self) -> bool {
-        self.inner.ttl.is_some()
-    }
-
     fn key(&self, entity: Entity, id: i64) -> String {
         format!("{}:{}:{id}", self.inner.prefix, entity.as_str())
     }

@@ -240,7 +240,7 @@ where
         None => TaskBuilder::new(job).build(),
     };
     let push = tokio::time::timeout(PUSH_TIMEOUT, storage.push_task(task));
-    let pushed = if crate::telemetry::enabled() {
+    let pushed = if crate::telemetry::in_trace() {
         use tracing::Instrument;
         push.instrument(crate::telemetry::spans::redis("queue"))
             .await

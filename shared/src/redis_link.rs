@@ -74,7 +74,7 @@ impl RedisLink {
         Fut: Future<Output = RedisResult<T>>,
     {
         let call = tokio::time::timeout(self.timeout, operation(self.conn()));
-        let answer = if crate::telemetry::enabled() {
+        let answer = if crate::telemetry::in_trace() {
             use tracing::Instrument;
             let span = crate::telemetry::spans::redis(self.what);
             let answer = call.instrument(span.clone()).await;

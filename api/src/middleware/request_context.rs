@@ -21,27 +21,14 @@ use super::{
     client_ip::{self, ClientIp},
     security_headers,
 };
-use crate::error::{ApiError, ErrorContract};
+use crate::{
+    error::{ApiError, ErrorContract},
+    request_id,
+};
 
 pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 /// The request's own trace context (W3C Trace Context level 2), when traces are exported.
 pub static TRACERESPONSE: HeaderName = HeaderName::from_static("traceresponse");
-
-tokio::task_local! {
-    static REQUEST_ID: String;
-    static CLIENT_REQUEST_ID: Option<String>;
-}
-
-/// The id of the request being served on this task, if any: always the server's own.
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
-
-/// What the client sent as `X-Request-Id` (when sane): its own correlation id, logged and
-/// audited beside the server's, never in its place.
-pub fn current_client_request_id() -> Option<String> {
-    CLIENT_REQUEST_ID.try_with(Clone::clone).ok().flatten()
-}
 
 /// A client-supplied id is kept (as its correlation id) when it is 1..=64 visible ASCII
 /// characters.
@@ -78,41 +65,53 @@ pub async fn request_context(
         .get::<MatchedPath>()
         .map_or("<unmatched>", |p| p.as_str())
         .to_owned();
-    let span = tracing::info_span!(
-        "request",
-        request_id = %request_id,
-        client_request_id = client_request_id.as_deref().unwrap_or(""),
-        method = %method,
-        route = %route,
-        client_ip = %client,
-        user_id = field::Empty,
-        user.role = field::Empty,
-        otel.name = field::Empty,
-        otel.kind = "server",
-        otel.status_code = field::Empty,
-        http.response.status_code = field::Empty,
-    );
-    if telemetry::enabled() {
+    // With traces exported the span carries OpenTelemetry's fields too; without, it is the
+    // plain log span (each field costs JSON formatting on every log line and record).
+    let traced = telemetry::enabled();
+    let span = if traced {
+        let span = tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            client_request_id = client_request_id.as_deref().unwrap_or(""),
+            method = %method,
+            route = %route,
+            client_ip = %client,
+            user_id = field::Empty,
+            user.role = field::Empty,
+            otel.name = field::Empty,
+            otel.kind = "server",
+            otel.status_code = field::Empty,
+            http.response.status_code = field::Empty,
+        );
         trace_request(&span, &req, method.as_str(), &route);
-    }
+        span
+    } else {
+        tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            client_request_id = client_request_id.as_deref().unwrap_or(""),
+            method = %method,
+            route = %route,
+            client_ip = %client,
+            user_id = field::Empty,
+        )
+    };
     let started = Instant::now();
     let in_flight = crate::metrics::InFlight::start();
-    let response = REQUEST_ID
-        .scope(
-            request_id,
-            CLIENT_REQUEST_ID.scope(client_request_id, async move {
-                let response = next.run(req).await;
-                enforce_error_contract(response)
-            }),
-        )
-        .instrument(span.clone())
-        .await;
+    let response = request_id::scope(request_id, client_request_id, async move {
+        let response = next.run(req).await;
+        enforce_error_contract(response)
+    })
+    .instrument(span.clone())
+    .await;
 
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.record("http.response.status_code", status);
-    if status >= 500 {
-        span.record("otel.status_code", "error");
+    if traced {
+        span.record("http.response.status_code", status);
+        if status >= 500 {
+            span.record("otel.status_code", "error");
+        }
     }
     span.in_scope(|| {
         if status >= 500 {

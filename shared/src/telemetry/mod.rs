@@ -29,6 +29,21 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
+/// Whether the current span belongs to a sampled trace: statement and Redis spans are made
+/// only then, so background work (sweeps, samplers, listeners) starts no trace of its own and
+/// a request the sampler left out costs no child spans.
+pub fn in_trace() -> bool {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if !enabled() {
+        return false;
+    }
+    let cx = tracing::Span::current().context();
+    let span = cx.span();
+    let context = span.span_context();
+    context.is_valid() && context.is_sampled()
+}
+
 /// The process's tracing; `shutdown` exports what is still queued (bounded by the export
 /// timeout) before the process exits.
 #[must_use = "call shutdown() before exiting, or queued spans are lost"]
@@ -62,13 +77,30 @@ pub fn init(
         use opentelemetry::trace::TracerProvider;
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("orderflow"))
-            .with_level(true)
+            // Per span only what docs/tracing.md lists: no source location, thread, target
+            // or busy/idle times (timed on every poll of a request's future), and no
+            // OpenTelemetry context attached on every poll (spans find their parents through
+            // `tracing`; nothing here reads `Context::current()`).
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_level(false)
+            .with_tracked_inactivity(false)
+            .with_context_activation(false)
             // Only OrderFlow's own spans, and no events: log lines stay in the logs (joined to
             // spans by `trace_id`), so no message, error text or address is copied into a
             // span, and spans of libraries (apalis, hyper, h2) do not start traces of their own.
-            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-                meta.is_span() && meta.target().starts_with("orderflow_")
-            }))
+            // A static filter with a level hint: without the hint the process's maximum level
+            // would become TRACE, and every `debug!`/`trace!` (and `log` record) of every
+            // crate would be evaluated at run time (measured: −13% reads/s at sampler 0%).
+            .with_filter(
+                tracing_subscriber::filter::filter_fn(|meta| {
+                    meta.is_span()
+                        && *meta.level() <= tracing::Level::INFO
+                        && meta.target().starts_with("orderflow_")
+                })
+                .with_max_level_hint(tracing::level_filters::LevelFilter::INFO),
+            )
     });
     let traced = otel.is_some();
     let registry = tracing_subscriber::registry().with(filter).with(otel);
@@ -77,6 +109,8 @@ pub fn init(
             .with(
                 fmt::layer()
                     .fmt_fields(fmt::format::JsonFields::new())
+                    // What `fmt::layer().json()` sets: no ANSI, hence no escaping of every field.
+                    .with_ansi(false)
                     .event_format(log_line::WithTraceIds::new(
                         fmt::format()
                             .json()

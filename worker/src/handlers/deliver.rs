@@ -182,13 +182,17 @@ async fn send(
         }
     };
     // The reply class only: the server's text can name the recipient.
-    let smtp = tracing::info_span!(
-        "smtp.send",
-        otel.kind = "client",
-        otel.status_code = tracing::field::Empty,
-        smtp.reply = tracing::field::Empty,
-        email.kind = kind,
-    );
+    let smtp = if orderflow_shared::telemetry::in_trace() {
+        tracing::info_span!(
+            "smtp.send",
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            smtp.reply = tracing::field::Empty,
+            email.kind = kind,
+        )
+    } else {
+        tracing::Span::none()
+    };
     ctx.mailer
         .send(
             (&message.to, &message.to_name),

@@ -120,7 +120,7 @@ async fn enqueue_account_email(
     purpose: Purpose,
     (user_id, email): (Option<i64>, Option<&str>),
 ) -> Result<()> {
-    let request_id = crate::middleware::request_context::current_request_id();
+    let request_id = crate::request_id::current();
     let payload = serde_json::json!({
         "purpose": purpose,
         "user_id": user_id,

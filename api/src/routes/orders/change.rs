@@ -84,7 +84,7 @@ pub async fn change_status(
     .await?;
     let emails = status_change_emails(to);
     if emails {
-        let request_id = crate::middleware::request_context::current_request_id();
+        let request_id = crate::request_id::current();
         db::outbox::enqueue_status_changed(&mut *tx, id, to, request_id.as_deref()).await?;
     }
     let order = load_visible(&mut *tx, &user, id).await?;

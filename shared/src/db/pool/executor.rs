@@ -27,7 +27,7 @@ impl<'c> Executor<'c> for &'c mut Conn {
     {
         let (raw, mut tracker) = self.parts();
         tracker.start();
-        if crate::telemetry::enabled() {
+        if crate::telemetry::in_trace() {
             let (span, query) = super::traced::span(query);
             let inner = {
                 let _entered = span.enter();
@@ -53,7 +53,7 @@ impl<'c> Executor<'c> for &'c mut Conn {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        if crate::telemetry::enabled() {
+        if crate::telemetry::in_trace() {
             let (span, query) = super::traced::span(query);
             return Box::pin(
                 async move {
