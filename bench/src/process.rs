@@ -223,7 +223,8 @@ impl Process {
     }
 }
 
-fn cpu_seconds(pid: u32) -> Option<f64> {
+/// CPU seconds (user + system) a process has used so far.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may contain spaces) start at ") ".
     let rest = &stat[stat.rfind(')')? + 2..];

@@ -19,6 +19,10 @@ pub async fn run(ctx: &Context<'_>, summary: &mut Summary) -> anyhow::Result<()>
     let uncached = ctx.env.with(&[("CACHE_TTL_SECONDS", "0".into())]);
     let order = [0, 1, 2, 2, 1, 0];
     let mut rows: Vec<(usize, ApiRow, ApiRow)> = Vec::new();
+    // This process's CPU per setting: the receiver decoding spans (plus wrk's bookkeeping,
+    // the same for every setting), which shares the 2 cores with the API.
+    let mut own_cpu = [0.0f64; 3];
+    let me = std::process::id();
     for setting in order {
         let (name, ratio) = SETTINGS[setting];
         let env = if ratio.is_empty() {
@@ -31,6 +35,7 @@ pub async fn run(ctx: &Context<'_>, summary: &mut Summary) -> anyhow::Result<()>
             ])
         };
         let api = Process::api(ctx.cfg, &env, &format!("api-tracing-{setting}")).await?;
+        let cpu_before = crate::process::cpu_seconds(me).unwrap_or(0.0);
         let read = ctx
             .measure_with(
                 &api,
@@ -47,6 +52,7 @@ pub async fn run(ctx: &Context<'_>, summary: &mut Summary) -> anyhow::Result<()>
                 &[],
             )
             .await?;
+        own_cpu[setting] += crate::process::cpu_seconds(me).unwrap_or(0.0) - cpu_before;
         api.stop().await?;
         rows.push((setting, read, create));
     }
@@ -80,6 +86,12 @@ pub async fn run(ctx: &Context<'_>, summary: &mut Summary) -> anyhow::Result<()>
         );
     }
     println!("\nspans received by the OTLP receiver: {spans}");
+    for (setting, (name, _)) in SETTINGS.iter().enumerate() {
+        println!(
+            "bench process CPU (the receiver, on the same cores) with tracing {name}: {:.1} s",
+            own_cpu[setting]
+        );
+    }
     for (_, read, create) in rows {
         summary.api.push(read);
         summary.api.push(create);

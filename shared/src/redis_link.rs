@@ -79,7 +79,7 @@ impl RedisLink {
             let span = crate::telemetry::spans::redis(self.what);
             let answer = call.instrument(span.clone()).await;
             if !matches!(answer, Ok(Ok(_))) {
-                span.record("otel.status_code", "error");
+                crate::telemetry::set_error(&span);
             }
             answer
         } else {

@@ -120,7 +120,11 @@ impl FromRequestParts<AppState> for CurrentUser {
             }
         };
         tracing::Span::current().record("user_id", user.id);
-        tracing::Span::current().record("user.role", user.role.as_str());
+        orderflow_shared::telemetry::set_attribute(
+            &tracing::Span::current(),
+            "user.role",
+            user.role.as_str(),
+        );
         Ok(Self {
             id: user.id,
             role: user.role,

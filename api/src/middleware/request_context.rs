@@ -68,33 +68,27 @@ pub async fn request_context(
     // With traces exported the span carries OpenTelemetry's fields too; without, it is the
     // plain log span (each field costs JSON formatting on every log line and record).
     let traced = telemetry::enabled();
+    macro_rules! request_span {
+        ($($otel:tt)*) => {
+            tracing::info_span!(
+                "request",
+                request_id = %request_id,
+                client_request_id = client_request_id.as_deref().unwrap_or(""),
+                method = %method,
+                route = %route,
+                client_ip = %client,
+                user_id = field::Empty,
+                $($otel)*
+            )
+        };
+    }
     let span = if traced {
-        let span = tracing::info_span!(
-            "request",
-            request_id = %request_id,
-            client_request_id = client_request_id.as_deref().unwrap_or(""),
-            method = %method,
-            route = %route,
-            client_ip = %client,
-            user_id = field::Empty,
-            user.role = field::Empty,
-            otel.name = field::Empty,
-            otel.kind = "server",
-            otel.status_code = field::Empty,
-            http.response.status_code = field::Empty,
-        );
-        trace_request(&span, &req, method.as_str(), &route);
+        let span =
+            request_span!(otel.name = %format_args!("{method} {route}"), otel.kind = "server");
+        trace_request(&span, &req);
         span
     } else {
-        tracing::info_span!(
-            "request",
-            request_id = %request_id,
-            client_request_id = client_request_id.as_deref().unwrap_or(""),
-            method = %method,
-            route = %route,
-            client_ip = %client,
-            user_id = field::Empty,
-        )
+        request_span!()
     };
     let started = Instant::now();
     let in_flight = crate::metrics::InFlight::start();
@@ -108,9 +102,9 @@ pub async fn request_context(
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     if traced {
-        span.record("http.response.status_code", status);
+        telemetry::set_attribute(&span, "http.response.status_code", i64::from(status));
         if status >= 500 {
-            span.record("otel.status_code", "error");
+            telemetry::set_error(&span);
         }
     }
     span.in_scope(|| {
@@ -136,10 +130,9 @@ pub async fn request_context(
     response
 }
 
-/// Names the request's span after its route and continues the client's trace when it sent a
-/// valid `traceparent` (a malformed one starts a trace of our own).
-fn trace_request(span: &tracing::Span, req: &Request, method: &str, route: &str) {
-    span.record("otel.name", format!("{method} {route}"));
+/// Continues the client's trace when it sent a valid `traceparent` (a malformed one starts a
+/// trace of our own).
+fn trace_request(span: &tracing::Span, req: &Request) {
     let header = |name: &str| {
         req.headers()
             .get(name)

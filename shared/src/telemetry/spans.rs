@@ -31,11 +31,11 @@ pub fn interval(
 /// On a job's span (current): its attempt number, and the `queue.wait` span from when the job
 /// was queued (or due again after a backoff) to now, when the job is traced.
 pub fn job_attempt(queued_at_ms: Option<i64>, attempt: i64) {
-    let span = tracing::Span::current();
-    span.record("attempt", attempt);
     if !super::enabled() {
         return;
     }
+    let span = tracing::Span::current();
+    super::set_attribute(&span, "attempt", attempt);
     if let Some(queued) = queued_at_ms {
         use tracing_opentelemetry::OpenTelemetrySpanExt;
         interval(
@@ -53,10 +53,13 @@ pub fn job_attempt(queued_at_ms: Option<i64>, attempt: i64) {
 /// On a job's span (current): how the attempt ended (`success`, `skipped`, `retry`, `dead`,
 /// `duplicate`); a retry or a dead job marks the span as an error.
 pub fn job_outcome(outcome: &'static str) {
+    if !super::enabled() {
+        return;
+    }
     let span = tracing::Span::current();
-    span.record("outcome", outcome);
+    super::set_attribute(&span, "outcome", outcome);
     if matches!(outcome, "retry" | "dead") {
-        span.record("otel.status_code", "error");
+        super::set_error(&span);
     }
 }
 
@@ -67,7 +70,6 @@ pub fn redis(component: &'static str) -> tracing::Span {
         "redis",
         otel.name = format!("redis {component}"),
         otel.kind = "client",
-        otel.status_code = tracing::field::Empty,
         db.system.name = "redis",
         orderflow.component = component,
     )

@@ -23,9 +23,6 @@ pub async fn handle(job: SendOrderConfirmation, ctx: Data<JobContext>) -> Result
         request_id = job.request_id.as_deref().unwrap_or(""),
         otel.name = "job order_confirmation",
         otel.kind = "consumer",
-        otel.status_code = tracing::field::Empty,
-        attempt = tracing::field::Empty,
-        outcome = tracing::field::Empty,
     );
     orderflow_shared::telemetry::propagation::continue_trace(&span, job.trace.as_ref());
     let email = order_email::email(

@@ -183,13 +183,7 @@ async fn send(
     };
     // The reply class only: the server's text can name the recipient.
     let smtp = if orderflow_shared::telemetry::in_trace() {
-        tracing::info_span!(
-            "smtp.send",
-            otel.kind = "client",
-            otel.status_code = tracing::field::Empty,
-            smtp.reply = tracing::field::Empty,
-            email.kind = kind,
-        )
+        tracing::info_span!("smtp.send", otel.kind = "client", email.kind = kind,)
     } else {
         tracing::Span::none()
     };
@@ -202,11 +196,11 @@ async fn send(
         .instrument(smtp.clone())
         .await
         .inspect(|()| {
-            smtp.record("smtp.reply", "2xx");
+            orderflow_shared::telemetry::set_attribute(&smtp, "smtp.reply", "2xx");
         })
         .map_err(|e| {
-            smtp.record("smtp.reply", e.reply);
-            smtp.record("otel.status_code", "error");
+            orderflow_shared::telemetry::set_attribute(&smtp, "smtp.reply", e.reply);
+            orderflow_shared::telemetry::set_error(&smtp);
             metrics::email(kind, "failed", e.reply);
             Failure {
                 kind: e.kind,

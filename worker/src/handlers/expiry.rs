@@ -25,9 +25,6 @@ pub async fn handle(job: ExpirePendingOrder, ctx: Data<JobContext>) -> Result<()
         outbox_id = job.outbox_id,
         otel.name = "job expire_pending_order",
         otel.kind = "consumer",
-        otel.status_code = tracing::field::Empty,
-        attempt = tracing::field::Empty,
-        outcome = tracing::field::Empty,
     );
     orderflow_shared::telemetry::propagation::continue_trace(&span, job.trace.as_ref());
     let storage = ctx.queues.expiry.clone();

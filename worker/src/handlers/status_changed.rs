@@ -17,9 +17,6 @@ pub async fn handle(job: SendOrderStatusChanged, ctx: Data<JobContext>) -> Resul
         request_id = job.request_id.as_deref().unwrap_or(""),
         otel.name = "job status_changed",
         otel.kind = "consumer",
-        otel.status_code = tracing::field::Empty,
-        attempt = tracing::field::Empty,
-        outcome = tracing::field::Empty,
     );
     orderflow_shared::telemetry::propagation::continue_trace(&span, job.trace.as_ref());
     let kind = format!("status_{}", job.status);
