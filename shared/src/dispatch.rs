@@ -9,7 +9,7 @@ use apalis::prelude::{TaskBuilder, TaskSink};
 use apalis_redis::{Config, ConnectionManager, RedisStorage};
 use futures::stream;
 use redis::aio::ConnectionManagerConfig;
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -239,15 +239,10 @@ where
             .build(),
         None => TaskBuilder::new(job).build(),
     };
-    let push = tokio::time::timeout(PUSH_TIMEOUT, storage.push_task(task));
-    let pushed = if crate::telemetry::in_trace() {
-        use tracing::Instrument;
-        push.instrument(crate::telemetry::spans::redis("queue"))
-            .await
-    } else {
-        push.await
-    };
-    pushed
+    use tracing::Instrument;
+    tokio::time::timeout(PUSH_TIMEOUT, storage.push_task(task))
+        .instrument(crate::telemetry::spans::redis("queue"))
+        .await
         .map_err(|_| anyhow::anyhow!("redis push timed out"))?
         .map_err(|e| anyhow::anyhow!("redis push failed: {e}"))
 }
@@ -287,8 +282,8 @@ fn trace_outbox_wait(row: &OutboxRow, dispatched: chrono::DateTime<chrono::Utc>)
     let Some(parent) = row
         .payload
         .get("trace")
-        .and_then(|t| serde_json::from_value(t.clone()).ok())
-        .and_then(|t: crate::telemetry::TraceHeaders| propagation::extract(&t))
+        .and_then(|t| crate::telemetry::TraceHeaders::deserialize(t).ok())
+        .and_then(|t| propagation::extract(&t))
     else {
         return;
     };

@@ -9,6 +9,7 @@ use std::{
     sync::Mutex,
     time::{Duration, Instant},
 };
+use tracing::Instrument;
 
 /// After a failed operation, Redis is bypassed for this long.
 pub const BACKOFF: Duration = Duration::from_secs(1);
@@ -73,18 +74,13 @@ impl RedisLink {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let call = tokio::time::timeout(self.timeout, operation(self.conn()));
-        let answer = if crate::telemetry::in_trace() {
-            use tracing::Instrument;
-            let span = crate::telemetry::spans::redis(self.what);
-            let answer = call.instrument(span.clone()).await;
-            if !matches!(answer, Ok(Ok(_))) {
-                crate::telemetry::set_error(&span);
-            }
-            answer
-        } else {
-            call.await
-        };
+        let span = crate::telemetry::spans::redis(self.what);
+        let answer = tokio::time::timeout(self.timeout, operation(self.conn()))
+            .instrument(span.clone())
+            .await;
+        if !matches!(answer, Ok(Ok(_))) {
+            crate::telemetry::set_error(&span);
+        }
         match answer {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(e)) => Err(e.to_string()),

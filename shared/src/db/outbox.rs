@@ -38,7 +38,8 @@ pub async fn enqueue(
 }
 
 /// `payload` with the current span's trace context under `trace` (when traces are exported
-/// and it has none yet): the job's span continues the trace of whoever wrote the row.
+/// and it has none yet): the job's span continues the trace of whoever wrote the row. Applied
+/// where rows are written: `enqueue` here and the order's own statement (`orders/place.rs`).
 pub fn traced(mut payload: Value) -> Value {
     if let Value::Object(map) = &mut payload
         && !map.contains_key("trace")
@@ -52,7 +53,7 @@ pub fn traced(mut payload: Value) -> Value {
 
 /// The payload of a new order's confirmation email.
 pub fn confirmation_payload(order_id: i64, request_id: Option<&str>) -> Value {
-    traced(serde_json::json!({"order_id": order_id, "request_id": request_id}))
+    serde_json::json!({"order_id": order_id, "request_id": request_id})
 }
 
 /// The payload of the status email after a change to `status`.
@@ -61,12 +62,12 @@ pub fn status_changed_payload(
     status: OrderStatus,
     request_id: Option<&str>,
 ) -> Value {
-    traced(serde_json::json!({"order_id": order_id, "status": status, "request_id": request_id}))
+    serde_json::json!({"order_id": order_id, "status": status, "request_id": request_id})
 }
 
 /// The payload of a pending order's expiry.
 pub fn expiry_payload(order_id: i64) -> Value {
-    traced(serde_json::json!({"order_id": order_id}))
+    serde_json::json!({"order_id": order_id})
 }
 
 /// The status email after a change to `status`.

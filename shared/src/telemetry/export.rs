@@ -50,7 +50,8 @@ pub const VARIABLES: &[&str] = &[
 
 const OUTCOMES: [&str; 3] = ["exported", "dropped_queue_full", "dropped_export_failed"];
 
-/// Registers `orderflow_trace_spans_total` at 0 for each outcome.
+/// Registers `orderflow_trace_spans_total` at 0 for each outcome (with the shared metrics, in
+/// both binaries, whether or not traces are exported).
 pub fn register_metrics() {
     crate::metrics::zero("orderflow_trace_spans_total", "outcome", &OUTCOMES);
 }
@@ -123,7 +124,6 @@ pub fn provider_from_env(service: &'static str) -> anyhow::Result<Option<SdkTrac
     })
     .with_batch_config(config)
     .build();
-    register_metrics();
     Ok(Some(
         SdkTracerProvider::builder()
             .with_span_processor(Bounded {

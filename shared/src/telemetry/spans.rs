@@ -64,8 +64,11 @@ pub fn job_outcome(outcome: &'static str) {
 }
 
 /// The span of a Redis call made for `component` (`cache`, `rate_limit`, `login_lockout`,
-/// `queue`): no key, no value.
+/// `queue`): no key, no value. A disabled span outside a sampled trace.
 pub fn redis(component: &'static str) -> tracing::Span {
+    if !super::in_trace() {
+        return tracing::Span::none();
+    }
     tracing::info_span!(
         "redis",
         otel.name = format!("redis {component}"),
@@ -73,6 +76,15 @@ pub fn redis(component: &'static str) -> tracing::Span {
         db.system.name = "redis",
         orderflow.component = component,
     )
+}
+
+/// The span of an SMTP send of an email of `kind`. Its reply class is set when it ends (never
+/// the server's text: it can name the recipient). A disabled span outside a sampled trace.
+pub fn smtp(kind: &str) -> tracing::Span {
+    if !super::in_trace() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!("smtp.send", otel.kind = "client", email.kind = kind)
 }
 
 /// A time in Unix milliseconds as a `SystemTime`.

@@ -181,12 +181,7 @@ async fn send(
             return Ok(Outcome::Skipped(reason));
         }
     };
-    // The reply class only: the server's text can name the recipient.
-    let smtp = if orderflow_shared::telemetry::in_trace() {
-        tracing::info_span!("smtp.send", otel.kind = "client", email.kind = kind,)
-    } else {
-        tracing::Span::none()
-    };
+    let smtp = spans::smtp(kind);
     ctx.mailer
         .send(
             (&message.to, &message.to_name),

@@ -216,7 +216,12 @@ pub async fn place(db: impl PgExecutor<'_>, new: &NewOrder<'_>) -> sqlx::Result<
         .bind(new.lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
         .bind(new.lines.iter().map(|l| l.unit_price).collect::<Vec<_>>())
         .bind(new.jobs.iter().map(|j| j.0.as_str()).collect::<Vec<_>>())
-        .bind(new.jobs.iter().map(|j| j.1.clone()).collect::<Vec<_>>())
+        .bind(
+            new.jobs
+                .iter()
+                .map(|j| crate::db::outbox::traced(j.1.clone()))
+                .collect::<Vec<_>>(),
+        )
         .bind(new.jobs.iter().map(|j| j.2).collect::<Vec<_>>())
         .fetch_one(db)
         .await?;
