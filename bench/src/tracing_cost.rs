@@ -15,7 +15,7 @@ use crate::{
 const SETTINGS: [(&str, &str); 3] = [("off", ""), ("0%", "0.0"), ("100%", "1.0")];
 
 pub async fn run(ctx: &Context<'_>, summary: &mut Summary) -> anyhow::Result<()> {
-    let receiver = OtlpReceiver::start().await;
+    let receiver = OtlpReceiver::start_counting().await;
     let uncached = ctx.env.with(&[("CACHE_TTL_SECONDS", "0".into())]);
     let order = [0, 1, 2, 2, 1, 0];
     let mut rows: Vec<(usize, ApiRow, ApiRow)> = Vec::new();
@@ -56,7 +56,7 @@ pub async fn run(ctx: &Context<'_>, summary: &mut Summary) -> anyhow::Result<()>
         api.stop().await?;
         rows.push((setting, read, create));
     }
-    let spans = receiver.spans().len();
+    let spans = receiver.received();
     println!("\n### Tracing cost (same run; ratio of requests/s to tracing off)\n");
     println!(
         "| setting | GET /orders/{{id}} rps (rounds) | ratio | POST /orders rps (rounds) | ratio |"

@@ -1,7 +1,8 @@
 //! Traces across the queue, end to end: the API and a worker as child processes (this
 //! build's debug binaries) exporting OTLP/HTTP to a receiver in this process that decodes the
 //! real protobuf. One test follows an order with a `traceparent` from the HTTP request to the
-//! SMTP reply; the other shows that a dead collector costs spans, not orders or emails.
+//! SMTP reply; one shows that a dead collector costs spans, not orders or emails; one that the
+//! sampling decision is taken once, at the request, and followed by its job.
 
 use orderflow_chaos::{
     proc::free_port,
@@ -105,6 +106,61 @@ fn print_tree(spans: &[ReceivedSpan]) {
     }
 }
 
+/// Places an order (with the client's `traceparent` and `tracestate`, if given): its id and
+/// the `traceresponse` header.
+async fn place_order(stack: &Stack, trace: Option<(&str, &str)>) -> (i64, String) {
+    let mut request = stack
+        .client
+        .post(stack.url("/api/v1/orders"))
+        .bearer_auth(&stack.customer.0)
+        .json(&json!({
+            "customer_id": stack.customer.1,
+            "items": [{"product_id": stack.product, "quantity": 2}]
+        }));
+    if let Some((traceparent, tracestate)) = trace {
+        request = request
+            .header("traceparent", traceparent)
+            .header("tracestate", tracestate);
+    }
+    let response = request.send().await.expect("order request");
+    assert_eq!(response.status(), 201);
+    let traceresponse = response
+        .headers()
+        .get("traceresponse")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .expect("traceresponse header");
+    let order = response.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .expect("order id");
+    (order, traceresponse)
+}
+
+/// The receiver's spans of `trace_id`, once `done` holds for them (30 s at most).
+async fn spans_of(
+    receiver: &OtlpReceiver,
+    trace_id: &str,
+    done: impl Fn(&[ReceivedSpan]) -> bool,
+) -> Vec<ReceivedSpan> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let spans: Vec<ReceivedSpan> = receiver
+            .spans()
+            .into_iter()
+            .filter(|s| s.trace_id == trace_id)
+            .collect();
+        if done(&spans) {
+            return spans;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "trace incomplete after 30 s: {:#?}",
+            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_trace_runs_from_the_request_through_the_queue_to_the_smtp_reply() {
     let receiver = OtlpReceiver::start().await;
@@ -114,59 +170,27 @@ async fn one_trace_runs_from_the_request_through_the_queue_to_the_smtp_reply() {
         .expect("stack starts");
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let client_span = "00f067aa0ba902b7";
-    let response = stack
-        .client
-        .post(stack.url("/api/v1/orders"))
-        .bearer_auth(&stack.customer.0)
-        .header("traceparent", format!("00-{trace_id}-{client_span}-01"))
-        .header("tracestate", "shop=checkout")
-        .json(&json!({
-            "customer_id": stack.customer.1,
-            "items": [{"product_id": stack.product, "quantity": 2}]
-        }))
-        .send()
-        .await
-        .expect("order request");
-    assert_eq!(response.status(), 201);
-    let traceresponse = response
-        .headers()
-        .get("traceresponse")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .expect("traceresponse header");
+    let (order, traceresponse) = place_order(
+        &stack,
+        Some((&format!("00-{trace_id}-{client_span}-01"), "shop=checkout")),
+    )
+    .await;
     assert!(
         traceresponse.starts_with(&format!("00-{trace_id}-")),
         "{traceresponse}"
     );
-    let order = response.json::<Value>().await.unwrap()["id"]
-        .as_i64()
-        .expect("order id");
     stack
         .wait_confirmed(&[order], Duration::from_secs(60))
         .await
         .expect("confirmation email sent");
 
     // Spans arrive in batches every 100 ms: wait for the worker's SMTP span.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let spans = loop {
-        let spans: Vec<ReceivedSpan> = receiver
-            .spans()
-            .into_iter()
-            .filter(|s| s.trace_id == trace_id)
-            .collect();
-        if spans.iter().any(|s| s.name == "smtp.send")
-            && spans.iter().any(|s| s.name == "job order_confirmation")
-            && spans.iter().any(|s| s.name == "POST /api/v1/orders")
-        {
-            break spans;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "trace incomplete after 30 s: {:#?}",
-            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let spans = spans_of(&receiver, trace_id, |spans| {
+        ["smtp.send", "job order_confirmation", "POST /api/v1/orders"]
+            .iter()
+            .all(|name| spans.iter().any(|s| s.name == *name))
+    })
+    .await;
     let by_id: HashMap<String, ReceivedSpan> = spans
         .iter()
         .map(|s| (s.span_id.clone(), s.clone()))
@@ -337,5 +361,64 @@ async fn a_dead_collector_costs_spans_not_orders_or_emails() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    stack.finish().await.expect("clean up");
+}
+
+/// With `parentbased_traceidratio` at 0: a request that comes with a sampled `traceparent` is
+/// traced (the client's decision is followed), one without is left out. The left-out request
+/// exports no span, answers `traceresponse` with its trace id and the "not sampled" flag, and
+/// passes that decision through the outbox: the worker's job joins the same (unsampled) trace,
+/// as its log line shows, rather than sampling on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sampling_decision_is_taken_once_and_travels_with_the_job() {
+    let receiver = OtlpReceiver::start().await;
+    let run = run("sampling");
+    let mut env = otel_env(receiver.endpoint());
+    env.push(("OTEL_TRACES_SAMPLER", "parentbased_traceidratio".into()));
+    env.push(("OTEL_TRACES_SAMPLER_ARG", "0".into()));
+    let stack = Stack::start(&run, "sampling", &env, 1)
+        .await
+        .expect("stack starts");
+    let sampled_trace = "0af7651916cd43dd8448eb211c80319c";
+    let (sampled, _) = place_order(
+        &stack,
+        Some((&format!("00-{sampled_trace}-b7ad6b7169203331-01"), "")),
+    )
+    .await;
+    let (left_out, traceresponse) = place_order(&stack, None).await;
+    let parts: Vec<&str> = traceresponse.split('-').collect();
+    assert_eq!(parts.len(), 4, "{traceresponse}");
+    assert_eq!(parts[3], "00", "not sampled: {traceresponse}");
+    let left_out_trace = parts[1];
+    stack
+        .wait_confirmed(&[sampled, left_out], Duration::from_secs(60))
+        .await
+        .expect("both confirmations sent");
+
+    // The client's sampled trace arrives whole, its job included.
+    spans_of(&receiver, sampled_trace, |spans| {
+        spans.iter().any(|s| s.name == "smtp.send")
+            && spans.iter().any(|s| s.name == "POST /api/v1/orders")
+    })
+    .await;
+    // The worker logged the left-out order's email within the left-out request's trace…
+    let worker_log = std::fs::read_to_string(run.log_dir.join("sampling-worker-1.log")).unwrap();
+    let sent: Value = worker_log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "email sent" && l["span"]["order_id"] == left_out)
+        .expect("the left-out order's \"email sent\" line");
+    assert_eq!(sent["trace_id"], left_out_trace, "{sent}");
+    // …and nothing of it was exported, by either process.
+    let exported: Vec<String> = receiver
+        .spans()
+        .into_iter()
+        .filter(|s| s.trace_id == left_out_trace)
+        .map(|s| s.name)
+        .collect();
+    assert!(
+        exported.is_empty(),
+        "spans of a left-out trace: {exported:?}"
+    );
     stack.finish().await.expect("clean up");
 }

@@ -239,9 +239,8 @@ where
             .build(),
         None => TaskBuilder::new(job).build(),
     };
-    use tracing::Instrument;
+    let _span = crate::telemetry::spans::redis("queue");
     tokio::time::timeout(PUSH_TIMEOUT, storage.push_task(task))
-        .instrument(crate::telemetry::spans::redis("queue"))
         .await
         .map_err(|_| anyhow::anyhow!("redis push timed out"))?
         .map_err(|e| anyhow::anyhow!("redis push failed: {e}"))

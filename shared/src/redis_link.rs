@@ -9,7 +9,6 @@ use std::{
     sync::Mutex,
     time::{Duration, Instant},
 };
-use tracing::Instrument;
 
 /// After a failed operation, Redis is bypassed for this long.
 pub const BACKOFF: Duration = Duration::from_secs(1);
@@ -74,12 +73,12 @@ impl RedisLink {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let span = crate::telemetry::spans::redis(self.what);
-        let answer = tokio::time::timeout(self.timeout, operation(self.conn()))
-            .instrument(span.clone())
-            .await;
-        if !matches!(answer, Ok(Ok(_))) {
-            crate::telemetry::set_error(&span);
+        let mut span = crate::telemetry::spans::redis(self.what);
+        let answer = tokio::time::timeout(self.timeout, operation(self.conn())).await;
+        if let Some(span) = span.as_mut()
+            && !matches!(answer, Ok(Ok(_)))
+        {
+            span.fail();
         }
         match answer {
             Ok(Ok(answer)) => Ok(answer),

@@ -7,7 +7,10 @@ use opentelemetry_proto::tonic::{
     common::v1::{AnyValue, KeyValue, any_value::Value},
 };
 use prost::Message;
-use std::sync::{Arc, Mutex};
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicUsize, Ordering},
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -49,22 +52,48 @@ impl ReceivedSpan {
 
 pub struct OtlpReceiver {
     port: u16,
-    spans: Arc<Mutex<Vec<ReceivedSpan>>>,
+    store: Store,
     task: JoinHandle<()>,
 }
 
+/// What the receiver keeps: every span (tests), or only how many it decoded (the benchmark,
+/// where keeping a million spans would take CPU from the API it measures).
+#[derive(Clone)]
+struct Store {
+    spans: Option<Arc<Mutex<Vec<ReceivedSpan>>>>,
+    count: Arc<AtomicUsize>,
+}
+
 impl OtlpReceiver {
+    /// A receiver that keeps every span it decodes.
     pub async fn start() -> Self {
+        Self::listen(true).await
+    }
+
+    /// A receiver that decodes every request but keeps only the count of spans.
+    pub async fn start_counting() -> Self {
+        Self::listen(false).await
+    }
+
+    async fn listen(keep: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let spans = Arc::new(Mutex::new(Vec::new()));
-        let kept = spans.clone();
+        let store = Store {
+            spans: keep.then(|| Arc::new(Mutex::new(Vec::new()))),
+            count: Arc::new(AtomicUsize::new(0)),
+        };
+        let kept = store.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 tokio::spawn(serve(stream, kept.clone()));
             }
         });
-        Self { port, spans, task }
+        Self { port, store, task }
+    }
+
+    /// How many spans it has decoded.
+    pub fn received(&self) -> usize {
+        self.store.count.load(Ordering::Relaxed)
     }
 
     /// `OTEL_EXPORTER_OTLP_ENDPOINT` for it.
@@ -72,8 +101,13 @@ impl OtlpReceiver {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Every span received (none for a counting receiver).
     pub fn spans(&self) -> Vec<ReceivedSpan> {
-        self.spans.lock().expect("spans").clone()
+        self.store
+            .spans
+            .as_ref()
+            .map(|spans| spans.lock().expect("spans").clone())
+            .unwrap_or_default()
     }
 }
 
@@ -83,7 +117,7 @@ impl Drop for OtlpReceiver {
     }
 }
 
-async fn serve(mut stream: TcpStream, spans: Arc<Mutex<Vec<ReceivedSpan>>>) {
+async fn serve(mut stream: TcpStream, store: Store) {
     let mut buffer = Vec::new();
     loop {
         let Some(head_end) = read_until_head(&mut stream, &mut buffer).await else {
@@ -109,7 +143,16 @@ async fn serve(mut stream: TcpStream, spans: Arc<Mutex<Vec<ReceivedSpan>>>) {
         let ok = head.starts_with("POST /v1/traces ")
             && match ExportTraceServiceRequest::decode(body.as_slice()) {
                 Ok(request) => {
-                    spans.lock().expect("spans").extend(flatten(request));
+                    let count: usize = request
+                        .resource_spans
+                        .iter()
+                        .flat_map(|r| &r.scope_spans)
+                        .map(|s| s.spans.len())
+                        .sum();
+                    store.count.fetch_add(count, Ordering::Relaxed);
+                    if let Some(spans) = &store.spans {
+                        spans.lock().expect("spans").extend(flatten(request));
+                    }
                     true
                 }
                 Err(_) => false,

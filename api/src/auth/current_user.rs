@@ -120,8 +120,8 @@ impl FromRequestParts<AppState> for CurrentUser {
             }
         };
         tracing::Span::current().record("user_id", user.id);
-        orderflow_shared::telemetry::set_attribute(
-            &tracing::Span::current(),
+        orderflow_shared::telemetry::sampling::set_request_attribute("user_id", user.id);
+        orderflow_shared::telemetry::sampling::set_request_attribute(
             "user.role",
             user.role.as_str(),
         );

@@ -11,7 +11,7 @@ use axum::{
 };
 use orderflow_shared::{
     settings::IpNet,
-    telemetry::{self, TraceHeaders, propagation},
+    telemetry::{self, TraceHeaders},
 };
 use std::{sync::Arc, time::Instant};
 use tracing::{Instrument, field};
@@ -65,55 +65,62 @@ pub async fn request_context(
         .get::<MatchedPath>()
         .map_or("<unmatched>", |p| p.as_str())
         .to_owned();
-    // With traces exported the span carries OpenTelemetry's fields too; without, it is the
-    // plain log span (each field costs JSON formatting on every log line and record).
-    let traced = telemetry::enabled();
-    macro_rules! request_span {
-        ($($otel:tt)*) => {
-            tracing::info_span!(
-                "request",
-                request_id = %request_id,
-                client_request_id = client_request_id.as_deref().unwrap_or(""),
-                method = %method,
-                route = %route,
-                client_ip = %client,
-                user_id = field::Empty,
-                $($otel)*
-            )
-        };
-    }
-    let span = if traced {
-        let span =
-            request_span!(otel.name = %format_args!("{method} {route}"), otel.kind = "server");
-        trace_request(&span, &req);
-        span
-    } else {
-        request_span!()
-    };
+    // The log span; a sampled request's trace span is made beside it, with the SDK
+    // (`telemetry::sampling`), and is the parent of everything the request does.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        client_request_id = client_request_id.as_deref().unwrap_or(""),
+        method = %method,
+        route = %route,
+        client_ip = %client,
+        user_id = field::Empty,
+    );
+    let trace = telemetry::enabled().then(|| {
+        let decision = telemetry::sampling::decide(incoming_trace(&req).as_ref(), &route);
+        decision.start(|| {
+            let mut attributes = vec![
+                ("route", route.clone()),
+                ("method", method.to_string()),
+                ("request_id", request_id.clone()),
+                ("client_ip", client.to_string()),
+            ];
+            if let Some(id) = &client_request_id {
+                attributes.push(("client_request_id", id.clone()));
+            }
+            (format!("{method} {route}"), attributes)
+        })
+    });
     let started = Instant::now();
     let in_flight = crate::metrics::InFlight::start();
-    let response = request_id::scope(request_id, client_request_id, async move {
+    let run = request_id::scope(request_id, client_request_id, async move {
         let response = next.run(req).await;
         enforce_error_contract(response)
     })
-    .instrument(span.clone())
-    .await;
+    .instrument(span.clone());
+    let response = match &trace {
+        Some(context) => telemetry::sampling::scope(context.clone(), run).await,
+        None => run.await,
+    };
 
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if traced {
-        telemetry::set_attribute(&span, "http.response.status_code", i64::from(status));
-        if status >= 500 {
-            telemetry::set_error(&span);
+    let log = || {
+        span.in_scope(|| {
+            if status >= 500 {
+                tracing::error!(status, latency_ms, "request failed");
+            } else {
+                tracing::info!(status, latency_ms, "request completed");
+            }
+        });
+    };
+    match &trace {
+        Some(context) => {
+            telemetry::sampling::sync_scope(context, log);
+            telemetry::sampling::finish(context, status);
         }
+        None => log(),
     }
-    span.in_scope(|| {
-        if status >= 500 {
-            tracing::error!(status, latency_ms, "request failed");
-        } else {
-            tracing::info!(status, latency_ms, "request completed");
-        }
-    });
     crate::metrics::record_request(method.as_str(), &route, status, latency_ms / 1000.0);
     drop(in_flight);
 
@@ -122,31 +129,29 @@ pub async fn request_context(
         .headers_mut()
         .insert(REQUEST_ID_HEADER.clone(), header_value);
     headers_policy.apply(response.headers_mut());
-    if let Some(value) =
-        propagation::traceresponse(&span).and_then(|v| HeaderValue::from_str(&v).ok())
+    if let Some(value) = trace
+        .as_ref()
+        .and_then(telemetry::sampling::traceresponse)
+        .and_then(|v| HeaderValue::from_str(&v).ok())
     {
         response.headers_mut().insert(TRACERESPONSE.clone(), value);
     }
     response
 }
 
-/// Continues the client's trace when it sent a valid `traceparent` (a malformed one starts a
-/// trace of our own).
-fn trace_request(span: &tracing::Span, req: &Request) {
+/// The client's `traceparent`/`tracestate`, if it sent one (checked when decided on).
+fn incoming_trace(req: &Request) -> Option<TraceHeaders> {
     let header = |name: &str| {
         req.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    if let Some(traceparent) = header("traceparent") {
-        let incoming = TraceHeaders {
-            traceparent,
-            tracestate: header("tracestate"),
-            queued_at_ms: None,
-        };
-        propagation::continue_trace(span, Some(&incoming));
-    }
+    Some(TraceHeaders {
+        traceparent: header("traceparent")?,
+        tracestate: header("tracestate"),
+        queued_at_ms: None,
+    })
 }
 
 /// Rewrites a bare error response (empty 405 from the router, 413 from the body limit, 503

@@ -15,6 +15,7 @@ pub mod role;
 pub mod sku;
 pub mod status;
 pub mod text;
+mod text_enum;
 pub mod tier;
 pub mod validation;
 

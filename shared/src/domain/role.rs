@@ -1,55 +1,19 @@
 //! User roles and what each may do.
 
-use serde::{Deserialize, Serialize};
-use std::{fmt, str::FromStr};
-use utoipa::ToSchema;
+use super::text_enum::text_enum;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Staff,
-    Customer,
+text_enum! {
+    pub enum Role ("role") {
+        Admin => "admin",
+        Staff => "staff",
+        Customer => "customer",
+    }
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Staff => "staff",
-            Role::Customer => "customer",
-        }
-    }
-
     /// Staff and admins run the shop; customers only see their own data.
     pub fn is_staff_or_admin(self) -> bool {
         matches!(self, Role::Admin | Role::Staff)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "admin" => Ok(Role::Admin),
-            "staff" => Ok(Role::Staff),
-            "customer" => Ok(Role::Customer),
-            other => Err(format!("unknown role {other:?}")),
-        }
-    }
-}
-
-impl TryFrom<String> for Role {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        value.parse()
     }
 }
 

@@ -1,17 +1,15 @@
 //! Order statuses and the one function that says which transitions are allowed.
 
-use serde::{Deserialize, Serialize};
-use std::{fmt, str::FromStr};
-use utoipa::ToSchema;
+use super::text_enum::text_enum;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum OrderStatus {
-    Pending,
-    Processing,
-    Shipped,
-    Delivered,
-    Cancelled,
+text_enum! {
+    pub enum OrderStatus ("status") {
+        Pending => "pending",
+        Processing => "processing",
+        Shipped => "shipped",
+        Delivered => "delivered",
+        Cancelled => "cancelled",
+    }
 }
 
 /// Refusal of a status change, shown to clients as `Invalid transition: shipped -> pending`.
@@ -30,16 +28,6 @@ impl OrderStatus {
         Self::Delivered,
         Self::Cancelled,
     ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Processing => "processing",
-            Self::Shipped => "shipped",
-            Self::Delivered => "delivered",
-            Self::Cancelled => "cancelled",
-        }
-    }
 
     /// pending → processing | cancelled; processing → shipped | cancelled; shipped → delivered.
     /// Delivered and cancelled are final.
@@ -60,29 +48,6 @@ impl OrderStatus {
 
     pub fn is_final(self) -> bool {
         matches!(self, Self::Delivered | Self::Cancelled)
-    }
-}
-
-impl fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for OrderStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| format!("unknown status {s:?}"))
-    }
-}
-
-impl TryFrom<String> for OrderStatus {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        value.parse()
     }
 }
 

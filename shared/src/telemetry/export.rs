@@ -132,6 +132,7 @@ pub fn provider_from_env(service: &'static str) -> anyhow::Result<Option<SdkTrac
                 limit: queue,
             })
             .with_resource(resource(service))
+            .with_id_generator(super::sampling::Ids::default())
             .build(),
     ))
 }

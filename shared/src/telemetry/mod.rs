@@ -11,6 +11,7 @@
 mod export;
 mod log_line;
 pub mod propagation;
+pub mod sampling;
 pub mod spans;
 
 use crate::settings::LogFormat;
@@ -28,9 +29,6 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
-
-/// Spans made only for traces (statements, Redis calls, SMTP sends): the logs skip them.
-pub const TRACE_ONLY_SPANS: [&str; 3] = ["db.statement", "redis", "smtp.send"];
 
 /// Sets an attribute on `span`'s OpenTelemetry span only (the logs do not see it, and it costs
 /// no re-formatting of the span's log fields); nothing when traces are off.
@@ -53,19 +51,13 @@ pub fn set_error(span: &tracing::Span) {
     }
 }
 
-/// Whether the current span belongs to a sampled trace: statement and Redis spans are made
-/// only then, so background work (sweeps, samplers, listeners) starts no trace of its own and
-/// a request the sampler left out costs no child spans.
-pub fn in_trace() -> bool {
-    use opentelemetry::trace::TraceContextExt;
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    if !enabled() {
-        return false;
-    }
-    let cx = tracing::Span::current().context();
-    let span = cx.span();
-    let context = span.span_context();
-    context.is_valid() && context.is_sampled()
+/// Whether spans of this callsite go to the OpenTelemetry layer: OrderFlow's own, at INFO or
+/// above, made with an `otel.kind`.
+fn exported(meta: &tracing::Metadata<'_>) -> bool {
+    meta.is_span()
+        && *meta.level() <= tracing::Level::INFO
+        && meta.target().starts_with("orderflow_")
+        && meta.fields().field("otel.kind").is_some()
 }
 
 /// The process's tracing; `shutdown` exports what is still queued (bounded by the export
@@ -117,13 +109,18 @@ pub fn init(
             // A static filter with a level hint: without the hint the process's maximum level
             // would become TRACE, and every `debug!`/`trace!` (and `log` record) of every
             // crate would pass the static level check.
+            // OrderFlow's spans made for traces are the ones with an `otel.kind` (a request
+            // left out by the sampler has a plain span without one), decided once per callsite.
             .with_filter(
-                tracing_subscriber::filter::filter_fn(|meta| {
-                    meta.is_span()
-                        && *meta.level() <= tracing::Level::INFO
-                        && meta.target().starts_with("orderflow_")
-                })
-                .with_max_level_hint(tracing::level_filters::LevelFilter::INFO),
+                tracing_subscriber::filter::DynFilterFn::new(|meta, _| exported(meta))
+                    .with_callsite_filter(|meta| {
+                        if exported(meta) {
+                            tracing::subscriber::Interest::always()
+                        } else {
+                            tracing::subscriber::Interest::never()
+                        }
+                    })
+                    .with_max_level_hint(tracing::level_filters::LevelFilter::INFO),
             )
     });
     let traced = otel.is_some();
@@ -142,18 +139,9 @@ pub fn init(
                 traced,
             ))
     };
-    let installed = match (format, traced) {
-        (LogFormat::Json, false) => registry.with(json()).try_init(),
-        // The spans made for traces only are not formatted for the logs: no log line is written
-        // inside them, and formatting their fields would cost on every statement.
-        (LogFormat::Json, true) => registry
-            .with(
-                json().with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-                    !(meta.is_span() && TRACE_ONLY_SPANS.contains(&meta.name()))
-                })),
-            )
-            .try_init(),
-        (LogFormat::Pretty, _) => registry.with(fmt::layer()).try_init(),
+    let installed = match format {
+        LogFormat::Json => registry.with(json()).try_init(),
+        LogFormat::Pretty => registry.with(fmt::layer()).try_init(),
     };
     let Some(provider) = provider else {
         return Ok(Telemetry { provider: None });
@@ -164,6 +152,11 @@ pub fn init(
         return Ok(Telemetry { provider: None });
     }
     log_line::remember_dispatch();
+    sampling::init();
+    {
+        use opentelemetry::trace::TracerProvider;
+        spans::set_tracer(provider.tracer("orderflow"));
+    }
     opentelemetry::global::set_tracer_provider(provider.clone());
     ENABLED.store(true, Ordering::Relaxed);
     Ok(Telemetry {

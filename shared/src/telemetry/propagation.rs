@@ -64,12 +64,13 @@ pub fn of_context(cx: &Context) -> Option<TraceHeaders> {
     (!headers.traceparent.is_empty()).then_some(headers)
 }
 
-/// The current span's trace context, for a job payload; `None` when tracing is off.
+/// The current request's (or span's) trace context, for a job payload (a request left out by
+/// the sampler passes on its unsampled context); `None` when tracing is off.
 pub fn current() -> Option<TraceHeaders> {
     if !super::enabled() {
         return None;
     }
-    of_context(&tracing::Span::current().context())
+    of_context(&super::sampling::request().unwrap_or_else(|| tracing::Span::current().context()))
 }
 
 /// The remote context in `headers`, when they hold a valid `traceparent` (a malformed one is
@@ -88,15 +89,6 @@ pub fn continue_trace(span: &tracing::Span, headers: Option<&TraceHeaders>) {
     if let Some(cx) = headers.and_then(extract) {
         let _ = span.set_parent(cx);
     }
-}
-
-/// The `traceresponse` header of `span` (W3C Trace Context level 2): its trace id and span id,
-/// so that a client can find the request's trace.
-pub fn traceresponse(span: &tracing::Span) -> Option<String> {
-    if !super::enabled() {
-        return None;
-    }
-    of_context(&span.context()).map(|h| h.traceparent)
 }
 
 #[cfg(test)]

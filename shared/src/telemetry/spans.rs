@@ -1,12 +1,14 @@
-//! Spans that `tracing` cannot make: waits that ended before anyone could enter a span (the
-//! outbox wait, the queue wait), recorded with their own start and end times; and the labels
-//! of a database statement's span.
+//! Spans made with the OpenTelemetry SDK rather than `tracing`: waits that ended before anyone
+//! could enter a span (the outbox wait, the queue wait), recorded with their own start and end
+//! times; and the spans of calls to other systems (statements, Redis, SMTP), which are only
+//! ever traced, never logged, and so skip `tracing`'s per-span and per-poll work.
 
 use opentelemetry::{
     Context, KeyValue,
-    trace::{Span, SpanKind, Tracer, TracerProvider},
+    trace::{Span, SpanKind, Tracer},
 };
-use std::time::SystemTime;
+use opentelemetry_sdk::trace::SdkTracer;
+use std::{borrow::Cow, sync::OnceLock, time::SystemTime};
 
 /// Records a finished span `name` from `start` to `end` as a child of `parent`.
 pub fn interval(
@@ -15,16 +17,15 @@ pub fn interval(
     (start, end): (SystemTime, SystemTime),
     attributes: Vec<KeyValue>,
 ) {
-    if !super::enabled() {
+    let Some(tracer) = TRACER.get() else {
         return;
-    }
-    let tracer = opentelemetry::global::tracer_provider().tracer("orderflow");
+    };
     let mut span = tracer
         .span_builder(name)
         .with_kind(SpanKind::Internal)
         .with_start_time(start)
         .with_attributes(attributes)
-        .start_with_context(&tracer, parent);
+        .start_with_context(tracer, parent);
     span.end_with_timestamp(end.max(start));
 }
 
@@ -63,28 +64,156 @@ pub fn job_outcome(outcome: &'static str) {
     }
 }
 
-/// The span of a Redis call made for `component` (`cache`, `rate_limit`, `login_lockout`,
-/// `queue`): no key, no value. A disabled span outside a sampled trace.
-pub fn redis(component: &'static str) -> tracing::Span {
-    if !super::in_trace() {
-        return tracing::Span::none();
+/// The OpenTelemetry tracer of the process, for the spans made without `tracing`.
+static TRACER: OnceLock<SdkTracer> = OnceLock::new();
+
+pub(super) fn set_tracer(tracer: SdkTracer) {
+    let _ = TRACER.set(tracer);
+}
+
+pub(super) fn tracer() -> Option<&'static SdkTracer> {
+    TRACER.get()
+}
+
+/// The span of a call to another system (a statement, a Redis call, an SMTP send), made with
+/// the OpenTelemetry SDK directly: not a `tracing` span, so it costs no registry entry, no
+/// log-layer work and nothing on each poll of the call's future (measured: docs/tracing.md,
+/// "Cost"). Ends when dropped — when the call finishes or is cut short.
+pub struct Client(opentelemetry_sdk::trace::Span);
+
+impl Client {
+    pub fn set_attribute(&mut self, key: &'static str, value: impl Into<opentelemetry::Value>) {
+        self.0.set_attribute(KeyValue::new(key, value));
     }
-    tracing::info_span!(
-        "redis",
-        otel.name = format!("redis {component}"),
-        otel.kind = "client",
-        db.system.name = "redis",
-        orderflow.component = component,
+
+    /// Marks the call failed in its trace.
+    pub fn fail(&mut self) {
+        self.0.set_status(opentelemetry::trace::Status::error(""));
+    }
+}
+
+/// The current `tracing` span's trace context when its trace is sampled: client spans are
+/// made only then, so background work (sweeps, samplers, listeners) starts no trace of its
+/// own and a request the sampler left out costs no child spans.
+pub fn sampled_parent() -> Option<Context> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if !super::enabled() {
+        return None;
+    }
+    let cx = super::sampling::request().unwrap_or_else(|| tracing::Span::current().context());
+    let sampled = {
+        let span = cx.span();
+        let context = span.span_context();
+        context.is_valid() && context.is_sampled()
+    };
+    sampled.then_some(cx)
+}
+
+fn client(parent: &Context, name: Cow<'static, str>, attributes: Vec<KeyValue>) -> Option<Client> {
+    let tracer = TRACER.get()?;
+    let span = tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Client)
+        .with_attributes(attributes)
+        .start_with_context(tracer, parent);
+    Some(Client(span))
+}
+
+/// The span of a statement (`SELECT orders`: its operation and first table, never its text or
+/// parameters), inside the sampled trace `parent`.
+pub fn statement(parent: &Context, sql: &str) -> Option<Client> {
+    let (operation, table) = statement_label(sql);
+    let (name, table) = labels::intern(operation, table);
+    client(
+        parent,
+        name,
+        vec![
+            KeyValue::new("db.system.name", "postgresql"),
+            KeyValue::new("db.operation.name", operation),
+            KeyValue::new("db.collection.name", table),
+        ],
+    )
+}
+
+/// The span of a Redis call made for `component` (`cache`, `rate_limit`, `login_lockout`,
+/// `queue`): no key, no value. `None` outside a sampled trace.
+pub fn redis(component: &'static str) -> Option<Client> {
+    let parent = sampled_parent()?;
+    let (name, _) = labels::intern("redis", component);
+    client(
+        &parent,
+        name,
+        vec![
+            KeyValue::new("db.system.name", "redis"),
+            KeyValue::new("orderflow.component", component),
+        ],
     )
 }
 
 /// The span of an SMTP send of an email of `kind`. Its reply class is set when it ends (never
-/// the server's text: it can name the recipient). A disabled span outside a sampled trace.
-pub fn smtp(kind: &str) -> tracing::Span {
-    if !super::in_trace() {
-        return tracing::Span::none();
+/// the server's text: it can name the recipient). `None` outside a sampled trace.
+pub fn smtp(kind: &str) -> Option<Client> {
+    let parent = sampled_parent()?;
+    client(
+        &parent,
+        Cow::Borrowed("smtp.send"),
+        vec![KeyValue::new("email.kind", kind.to_owned())],
+    )
+}
+
+/// Span names and tables as `&'static str`, made once per (operation, table): a statement's
+/// span then allocates no string. The set is bounded by the schema (the tables OrderFlow's
+/// statements name); past `LIMIT` distinct tables the strings are simply allocated.
+mod labels {
+    use std::{
+        borrow::Cow,
+        collections::HashMap,
+        sync::{LazyLock, RwLock},
+    };
+
+    const LIMIT: usize = 256;
+
+    /// table → [(operation, span name)]; strings leaked once, never freed (bounded).
+    type Names = HashMap<&'static str, Vec<(&'static str, &'static str)>>;
+    static NAMES: LazyLock<RwLock<Names>> = LazyLock::new(Default::default);
+
+    fn find(names: &Names, operation: &str, table: &str) -> Option<(&'static str, &'static str)> {
+        let (table, operations) = names.get_key_value(table)?;
+        operations
+            .iter()
+            .find(|(op, _)| *op == operation)
+            .map(|(_, name)| (*name, *table))
     }
-    tracing::info_span!("smtp.send", otel.kind = "client", email.kind = kind)
+
+    /// (`"{operation} {table}"`, or the operation alone when there is no table; the table).
+    pub(super) fn intern(
+        operation: &'static str,
+        table: &str,
+    ) -> (Cow<'static, str>, Cow<'static, str>) {
+        let read = NAMES.read().unwrap_or_else(|e| e.into_inner());
+        if let Some((name, table)) = find(&read, operation, table) {
+            return (Cow::Borrowed(name), Cow::Borrowed(table));
+        }
+        drop(read);
+        let mut names = NAMES.write().unwrap_or_else(|e| e.into_inner());
+        if let Some((name, table)) = find(&names, operation, table) {
+            return (Cow::Borrowed(name), Cow::Borrowed(table));
+        }
+        let name = if table.is_empty() {
+            operation.to_owned()
+        } else {
+            format!("{operation} {table}")
+        };
+        let known = names.get_key_value(table).map(|(table, _)| *table);
+        if known.is_none() && names.len() >= LIMIT {
+            return (Cow::Owned(name), Cow::Owned(table.to_owned()));
+        }
+        let name: &'static str = Box::leak(name.into_boxed_str());
+        let table = known.unwrap_or_else(|| Box::leak(table.to_owned().into_boxed_str()));
+        names.entry(table).or_default().push((operation, name));
+        (Cow::Borrowed(name), Cow::Borrowed(table))
+    }
 }
 
 /// A time in Unix milliseconds as a `SystemTime`.
@@ -100,7 +229,7 @@ pub fn to_unix_ms(at: SystemTime) -> i64 {
 /// A statement's operation (its first keyword) and the table it names first after `FROM`,
 /// `INTO` or `UPDATE`: labels for its span, never its parameters. Not a parser: a statement
 /// it cannot read is labelled `("OTHER", "")`.
-pub fn statement_label(sql: &str) -> (&'static str, String) {
+pub fn statement_label(sql: &str) -> (&'static str, &str) {
     let mut words = sql
         .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',' || c == ';')
         .filter(|w| !w.is_empty());
@@ -116,9 +245,9 @@ pub fn statement_label(sql: &str) -> (&'static str, String) {
         Some("SET") => "SET",
         _ => "OTHER",
     };
-    let mut table = String::new();
+    let mut table = "";
     if operation == "UPDATE" {
-        table = sql.split_whitespace().nth(1).unwrap_or_default().to_owned();
+        table = sql.split_whitespace().nth(1).unwrap_or_default();
     } else {
         let mut previous = "";
         for word in sql
@@ -130,17 +259,16 @@ pub fn statement_label(sql: &str) -> (&'static str, String) {
                 || previous.eq_ignore_ascii_case("UPDATE");
             // A function (`generate_series(…)`) or a subquery (`(SELECT …`) is not a table.
             if after_keyword && !word.contains('(') {
-                table = word.to_owned();
+                table = word;
                 break;
             }
             previous = word.trim_start_matches('(');
         }
     }
-    let table: String = table
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
-        .collect();
-    (operation, table)
+    let end = table
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .unwrap_or(table.len());
+    (operation, &table[..end])
 }
 
 #[cfg(test)]
@@ -184,11 +312,7 @@ mod tests {
             ("VACUUM", "OTHER", ""),
             ("", "OTHER", ""),
         ] {
-            assert_eq!(
-                statement_label(sql),
-                (operation, table.to_string()),
-                "{sql:?}"
-            );
+            assert_eq!(statement_label(sql), (operation, table), "{sql:?}");
         }
     }
 }

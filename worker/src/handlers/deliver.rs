@@ -32,7 +32,6 @@ use std::{
     future::Future,
     time::{Duration, Instant},
 };
-use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{Failure, Outcome, conclude};
@@ -181,27 +180,30 @@ async fn send(
             return Ok(Outcome::Skipped(reason));
         }
     };
-    let smtp = spans::smtp(kind);
-    ctx.mailer
+    let mut smtp = spans::smtp(kind);
+    let sent = ctx
+        .mailer
         .send(
             (&message.to, &message.to_name),
             (message.order, &message.message_id),
             message.rendered,
         )
-        .instrument(smtp.clone())
-        .await
-        .inspect(|()| {
-            orderflow_shared::telemetry::set_attribute(&smtp, "smtp.reply", "2xx");
-        })
-        .map_err(|e| {
-            orderflow_shared::telemetry::set_attribute(&smtp, "smtp.reply", e.reply);
-            orderflow_shared::telemetry::set_error(&smtp);
-            metrics::email(kind, "failed", e.reply);
-            Failure {
-                kind: e.kind,
-                message: e.message,
-            }
-        })?;
+        .await;
+    if let Some(span) = smtp.as_mut() {
+        let reply = sent.as_ref().map_or_else(|e| e.reply, |()| "2xx");
+        span.set_attribute("smtp.reply", reply);
+        if sent.is_err() {
+            span.fail();
+        }
+    }
+    drop(smtp);
+    sent.map_err(|e| {
+        metrics::email(kind, "failed", e.reply);
+        Failure {
+            kind: e.kind,
+            message: e.message,
+        }
+    })?;
     metrics::email(kind, "sent", "2xx");
     // The email is out: record it, retrying briefly, since a lost record means a second copy
     // once the lease runs out.

@@ -11,8 +11,6 @@ use std::{
     task::{Context, Poll},
 };
 
-use tracing::Instrument;
-
 use super::{Conn, Pool, conn::Tracker};
 
 type Step = Result<Either<PgQueryResult, PgRow>, Error>;
@@ -27,16 +25,12 @@ impl<'c> Executor<'c> for &'c mut Conn {
     {
         let (raw, mut tracker) = self.parts();
         tracker.start();
-        if crate::telemetry::in_trace() {
-            let (span, query) = super::traced::span(query);
-            let inner = {
-                let _entered = span.enter();
-                raw.fetch_many(query)
-            };
+        if let Some(parent) = crate::telemetry::spans::sampled_parent() {
+            let (span, query) = super::traced::span(&parent, query);
             return Tracked {
-                inner,
+                inner: raw.fetch_many(query),
                 tracker,
-                span: Some(span),
+                span,
             }
             .boxed();
         }
@@ -53,16 +47,14 @@ impl<'c> Executor<'c> for &'c mut Conn {
         'c: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        if crate::telemetry::in_trace() {
-            let (span, query) = super::traced::span(query);
-            return Box::pin(
-                async move {
-                    self.op = Some(super::conn::Op::Statement);
-                    let row = self.raw().fetch_optional(query).await;
-                    self.finish(row)
-                }
-                .instrument(span),
-            );
+        if let Some(parent) = crate::telemetry::spans::sampled_parent() {
+            let (span, query) = super::traced::span(&parent, query);
+            return Box::pin(async move {
+                let _span = span;
+                self.op = Some(super::conn::Op::Statement);
+                let row = self.raw().fetch_optional(query).await;
+                self.finish(row)
+            });
         }
         Box::pin(async move {
             self.op = Some(super::conn::Op::Statement);
@@ -106,20 +98,23 @@ impl<'c> Executor<'c> for &'c mut Conn {
 struct Tracked<'e> {
     inner: BoxStream<'e, Step>,
     tracker: Tracker<'e>,
-    /// The statement's span (traces exported): entered while polled, closed when dropped.
-    span: Option<tracing::Span>,
+    /// The statement's span (in a sampled trace): ends when the stream is dropped.
+    span: Option<crate::telemetry::spans::Client>,
 }
 
 impl Stream for Tracked<'_> {
     type Item = Step;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Step>> {
-        let span = self.span.clone();
-        let _entered = span.as_ref().map(tracing::Span::enter);
         let polled = self.inner.poll_next_unpin(cx);
         match &polled {
             Poll::Ready(None) => self.tracker.finish(None),
-            Poll::Ready(Some(Err(e))) => self.tracker.finish(Some(e)),
+            Poll::Ready(Some(Err(e))) => {
+                if let Some(span) = self.span.as_mut() {
+                    span.fail();
+                }
+                self.tracker.finish(Some(e));
+            }
             _ => {}
         }
         polled

@@ -1,5 +1,5 @@
-//! A span per statement when traces are exported (`telemetry::enabled`): `db.statement`,
-//! labelled with its operation and first table, never its SQL text or parameters. The query
+//! A span per statement inside a sampled trace (`telemetry::spans::statement`), labelled with
+//! its operation and first table, never its SQL text or parameters. The query
 //! is taken apart to read its SQL (sqlx's `Execute::sql` consumes it) and put back together.
 
 use sqlx::{
@@ -8,7 +8,7 @@ use sqlx::{
     postgres::{PgArguments, PgStatement},
 };
 
-use crate::telemetry;
+use crate::telemetry::spans;
 
 /// A query rebuilt from the parts of another.
 pub(super) struct Parts {
@@ -36,26 +36,16 @@ impl Execute<'_, Postgres> for Parts {
     }
 }
 
-/// The statement's span and the query to run inside it.
-pub(super) fn span<'q>(mut query: impl Execute<'q, Postgres>) -> (tracing::Span, Parts) {
+/// The statement's span in the sampled trace `parent`, and the query to run.
+pub(super) fn span<'q>(
+    parent: &opentelemetry::Context,
+    mut query: impl Execute<'q, Postgres>,
+) -> (Option<spans::Client>, Parts) {
     let statement = query.statement().cloned();
     let persistent = query.persistent();
     let arguments = Some(query.take_arguments());
     let sql = query.sql();
-    let (operation, table) = telemetry::spans::statement_label(sql.as_str());
-    let name = if table.is_empty() {
-        operation.to_owned()
-    } else {
-        format!("{operation} {table}")
-    };
-    let span = tracing::info_span!(
-        "db.statement",
-        otel.name = name,
-        otel.kind = "client",
-        db.system.name = "postgresql",
-        db.operation.name = operation,
-        db.collection.name = table,
-    );
+    let span = spans::statement(parent, sql.as_str());
     (
         span,
         Parts {
