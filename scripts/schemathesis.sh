@@ -51,7 +51,7 @@ mkdir -p "$out"
 export APP_ENV=test APP_HOST=127.0.0.1 APP_PORT="$port" API_METRICS_PORT="$metrics_port"
 export DATABASE_URL="$PG_BASE/orderflow_$run_id"
 export REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:${REDIS_PORT}}"
-export JOBS_NAMESPACE="orderflow-$run_id"
+export REDIS_KEY_PREFIX="orderflow-$run_id"
 export FIRST_ADMIN_EMAIL="admin@schemathesis.test" FIRST_ADMIN_PASSWORD="schemathesis-admin-pw"
 export ACCESS_TOKEN_TTL_SECONDS=7200 RUST_LOG="${RUST_LOG:-warn}" LOG_FORMAT=json
 if [ "$limits" = raised ]; then
@@ -67,7 +67,7 @@ cleanup() {
     kill -TERM "$api" 2>/dev/null || true
     wait "$api" 2>/dev/null || true
     "$api_bin" db drop >/dev/null 2>&1 || true
-    redis-cli -p "$REDIS_PORT" --scan --pattern "$JOBS_NAMESPACE*" 2>/dev/null \
+    redis-cli -p "$REDIS_PORT" --scan --pattern "$REDIS_KEY_PREFIX*" 2>/dev/null \
         | xargs -r redis-cli -p "$REDIS_PORT" del >/dev/null 2>&1 || true
 }
 trap cleanup EXIT

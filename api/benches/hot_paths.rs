@@ -10,13 +10,13 @@ use orderflow_api::{
 };
 use orderflow_shared::{
     domain::{OrderStatus, Role},
-    settings::Settings,
+    settings::ApiSettings,
 };
 use rust_decimal::Decimal;
 use std::hint::black_box;
 
 fn tokens(c: &mut Criterion) {
-    let settings = Settings::from_lookup(|k| (k == "APP_ENV").then(|| "development".into()))
+    let settings = ApiSettings::from_lookup(|k| (k == "APP_ENV").then(|| "development".into()))
         .expect("development defaults");
     let token = JwtKeys::new(&settings.jwt)
         .issue(42, uuid::Uuid::new_v4(), Role::Customer)

@@ -4,7 +4,7 @@ use axum::{
     Router,
     http::{HeaderName, Method, header},
 };
-use orderflow_shared::settings::{IpNet, Settings};
+use orderflow_shared::settings::{ApiSettings, IpNet};
 use std::sync::Arc;
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -49,7 +49,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// CORS for the configured origins only; none configured means same-origin only.
-fn cors(settings: &Settings) -> CorsLayer {
+fn cors(settings: &ApiSettings) -> CorsLayer {
     let origins: Vec<_> = settings
         .cors_origins
         .iter()

@@ -4,7 +4,7 @@ use anyhow::Context;
 use orderflow_shared::{
     db::{self, Pool},
     domain::{Email, Role, password},
-    settings::Settings,
+    settings::ApiSettings,
 };
 use secrecy::ExposeSecret;
 
@@ -23,7 +23,7 @@ pub enum Outcome {
 pub async fn ensure_first_admin(
     db: &Pool,
     passwords: &Passwords,
-    settings: &Settings,
+    settings: &ApiSettings,
 ) -> anyhow::Result<Outcome> {
     let (Some(email), Some(secret)) = (&settings.first_admin_email, &settings.first_admin_password)
     else {

@@ -2,7 +2,11 @@
 
 use anyhow::{Context, bail};
 use orderflow_api::{Application, auth::password::Passwords, bootstrap};
-use orderflow_shared::{db, settings::Settings, telemetry};
+use orderflow_shared::{
+    db,
+    settings::{ApiSettings, Settings},
+    telemetry,
+};
 
 // glibc's malloc took ~10% of the API's CPU under load (arena locks, consolidation):
 // mimalloc, measured in docs/benchmarks.md.
@@ -14,12 +18,17 @@ const USAGE: &str =
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // The core is all the migration and database commands need; `serve` and `create-admin`
+    // read the API's own settings (and their production checks) on top.
     let settings = Settings::from_env()?;
     let telemetry = telemetry::init(
         settings.log_format,
         "info,orderflow_api=debug,sqlx=warn",
         "orderflow-api",
     )?;
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
     let ran = run(settings).await;
     telemetry.shutdown();
     ran
@@ -30,7 +39,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         [] | ["serve"] => {
-            Application::build(settings)
+            Application::build(ApiSettings::from_env()?)
                 .await?
                 .run_until_stopped()
                 .await?;
@@ -76,7 +85,8 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
                 .await
                 .context("connecting to PostgreSQL")?;
             let passwords = Passwords::new(1, 1, std::time::Duration::from_secs(60))?;
-            let outcome = bootstrap::ensure_first_admin(&pool, &passwords, &settings).await?;
+            let api = ApiSettings::from_env()?;
+            let outcome = bootstrap::ensure_first_admin(&pool, &passwords, &api).await?;
             println!("{outcome:?}");
             if outcome == bootstrap::Outcome::NotConfigured {
                 bail!("set FIRST_ADMIN_EMAIL and FIRST_ADMIN_PASSWORD");

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use axum::Router;
-use orderflow_shared::{cache::ReadCache, db, settings::Settings};
+use orderflow_shared::{cache::ReadCache, db, settings::ApiSettings};
 use secrecy::ExposeSecret;
 use std::{future::Future, net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
@@ -29,7 +29,7 @@ pub struct Application {
 
 impl Application {
     /// Connects, migrates (unless `MIGRATE_ON_START=false`), creates the first admin and binds.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: ApiSettings) -> anyhow::Result<Self> {
         // First: metric handles kept in statics (the pool's) bind to the recorder installed
         // when they are first used.
         orderflow_shared::metrics::install();
@@ -39,48 +39,49 @@ impl Application {
             settings.password_hash_wait,
         )?;
         let pool = if settings.migrate_on_start {
-            db::ensure_database(&settings)
+            db::ensure_database(&settings.core)
                 .await
                 .context("creating the database (DATABASE_URL)")?;
-            db::migrate(&settings)
+            db::migrate(&settings.core)
                 .await
                 .context("applying migrations (DATABASE_URL)")?;
-            db::connect(&settings)
+            db::connect(&settings.core)
                 .await
                 .context("connecting to PostgreSQL (DATABASE_URL)")?
         } else {
-            db::pool(&settings).context("DATABASE_URL")?
+            db::pool(&settings.core).context("DATABASE_URL")?
         };
         match bootstrap::ensure_first_admin(&pool, &passwords, &settings).await {
             Ok(_) => {}
             Err(e) if settings.migrate_on_start => return Err(e),
             Err(e) => tracing::warn!(error = %e, "first admin not ensured"),
         }
-        let conn = orderflow_shared::dispatch::redis_connection(&settings).context("REDIS_URL")?;
+        let conn =
+            orderflow_shared::dispatch::redis_connection(&settings.core).context("REDIS_URL")?;
         orderflow_shared::metrics::build_info("api");
         crate::metrics::register();
 
         let users = user_cache::UserCache::new();
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(user_cache::listen(
-            db::connect_options(&settings)?,
+            db::connect_options(&settings.core)?,
             users.clone(),
             stopped,
         ));
-        let per_hour = settings.accounts.emails_per_hour.max(1);
+        let per_hour = settings.core.accounts.emails_per_hour.max(1);
         let account_emails = orderflow_shared::settings::RateLimit {
             burst: per_hour,
             replenish: std::time::Duration::from_secs(3600) / per_hour,
         };
         let limiter = Limiter::new(
             conn.clone(),
-            &settings.jobs.namespace,
+            &settings.core.key_prefix,
             &settings.limits,
             account_emails,
         );
         let logins = Arc::new(LoginGuard::new(
             conn.clone(),
-            &settings.jobs.namespace,
+            &settings.core.key_prefix,
             settings.lockout,
             settings.limits.redis_timeout,
         ));
@@ -89,12 +90,15 @@ impl Application {
             redis: conn.clone(),
             cache: ReadCache::new(
                 conn.clone(),
-                &settings.jobs.namespace,
-                settings.cache.ttl,
-                settings.cache.timeout,
+                &settings.core.key_prefix,
+                settings.core.cache.ttl,
+                settings.core.cache.timeout,
             ),
             users,
-            outbox: OutboxWaker::start(conn, orderflow_shared::dispatch::wake_channel(&settings)),
+            outbox: OutboxWaker::start(
+                conn,
+                orderflow_shared::dispatch::wake_channel(&settings.core),
+            ),
             jwt: Arc::new(JwtKeys::new(&settings.jwt)),
             cursors: Arc::new(CursorKeys::new(
                 settings.jwt.signing_key.secret.expose_secret().as_bytes(),
@@ -115,7 +119,7 @@ impl Application {
             .with_context(|| format!("binding {metrics_addr} (API_METRICS_PORT)"))?;
         tokio::spawn(orderflow_shared::metrics::sampler::run(
             state.db.clone(),
-            state.settings.database.max_connections as usize,
+            state.settings.core.database.max_connections as usize,
             stop.subscribe(),
         ));
         Ok(Self {

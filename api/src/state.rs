@@ -2,7 +2,7 @@
 //! routes and the router builder (`app.rs`) both depend on it and not on each other.
 
 use axum::extract::FromRef;
-use orderflow_shared::{cache::ReadCache, db::Pool, settings::Settings};
+use orderflow_shared::{cache::ReadCache, db::Pool, settings::ApiSettings};
 use std::sync::Arc;
 
 use crate::{
@@ -32,5 +32,5 @@ pub struct AppState {
     pub limiter: Arc<Limiter>,
     /// Per-account login lockout, shared the same way.
     pub logins: Arc<LoginGuard>,
-    pub settings: Arc<Settings>,
+    pub settings: Arc<ApiSettings>,
 }

@@ -43,24 +43,20 @@ pub struct NoopResult {
 /// configures its queues (concurrency, batch size, poll interval), pushing them in batches of
 /// 500 and keeping at most `dispatch::MAX_QUEUED` waiting in Redis, as the outbox sweep does.
 pub async fn noop_throughput(env: &Env, namespace: &str, n: usize) -> anyhow::Result<NoopResult> {
-    let settings = orderflow_shared::settings::Settings::from_lookup(|k| env.lookup(k))?;
-    let mut conn = orderflow_shared::dispatch::redis_connection(&settings)?;
+    let settings = orderflow_shared::settings::WorkerSettings::from_lookup(|k| env.lookup(k))?;
+    let mut conn = orderflow_shared::dispatch::redis_connection(&settings.core)?;
     let config = apalis_redis::Config::default()
         .queue(format!("{namespace}:noop"))
-        .batch_size(settings.worker.concurrency);
+        .batch_size(settings.concurrency);
     let (scheduled, active) = (config.scheduled_jobs_set(), config.active_jobs_list());
     let storage: apalis_redis::RedisStorage<Noop> =
         apalis_redis::RedisStorage::new(conn.clone()).with_config(config);
     let done = Arc::new(AtomicUsize::new(0));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = WorkerBuilder::new(format!("bench-noop-{}", uuid::Uuid::new_v4().simple()))
-        .backend(
-            storage
-                .clone()
-                .poll_with_interval(settings.worker.poll_interval),
-        )
+        .backend(storage.clone().poll_with_interval(settings.poll_interval))
         .data(done.clone())
-        .concurrency(settings.worker.concurrency)
+        .concurrency(settings.concurrency)
         .build(noop);
     let running = tokio::spawn(async move {
         let _ = worker

@@ -32,7 +32,7 @@ impl Env {
             ("JWT_SECRET", secret),
             ("DATABASE_URL", cfg.db_url()),
             ("REDIS_URL", cfg.redis_url.clone()),
-            ("JOBS_NAMESPACE", namespace.to_string()),
+            ("REDIS_KEY_PREFIX", namespace.to_string()),
             ("FIRST_ADMIN_EMAIL", "admin@bench.example".into()),
             ("FIRST_ADMIN_PASSWORD", "bench-admin-password".into()),
             ("ACCESS_TOKEN_TTL_SECONDS", "7200".into()),

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use orderflow_api::auth::{jwt::JwtKeys, password::Passwords};
-use orderflow_shared::{domain::Role, settings::Settings};
+use orderflow_shared::{domain::Role, settings::ApiSettings};
 use secrecy::SecretString;
 use sqlx::{Connection, PgConnection, PgPool};
 use std::{io::Write, path::PathBuf};
@@ -105,7 +105,7 @@ pub struct Tokens {
 }
 
 pub async fn tokens(cfg: &Config, env: &Env, db: &PgPool) -> anyhow::Result<Tokens> {
-    let settings = Settings::from_lookup(|k| env.lookup(k))?;
+    let settings = ApiSettings::from_lookup(|k| env.lookup(k))?;
     let keys = JwtKeys::new(&settings.jwt);
     let customers: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT id, customer_id FROM users WHERE role = 'customer' ORDER BY id LIMIT $1",

@@ -104,7 +104,7 @@ pub fn base_env(run: &Run, name: &str, database: &str, smtp_port: u16) -> BTreeM
         ("DATABASE_URL", format!("{}/{database}", run.pg_base)),
         ("REDIS_URL", run.redis_url.clone()),
         (
-            "JOBS_NAMESPACE",
+            "REDIS_KEY_PREFIX",
             format!("chaos-{name}-{}", uuid::Uuid::new_v4().simple()),
         ),
         ("FIRST_ADMIN_EMAIL", "admin@chaos.example".into()),

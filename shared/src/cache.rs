@@ -78,7 +78,7 @@ struct Pending {
 }
 
 impl ReadCache {
-    /// `namespace` is the deployment's Redis key prefix (`JOBS_NAMESPACE`). Starts the
+    /// `namespace` is the deployment's Redis key prefix (`REDIS_KEY_PREFIX`). Starts the
     /// background retry of failed invalidations (call inside a Tokio runtime).
     pub fn new(conn: ConnectionManager, namespace: &str, ttl: Duration, timeout: Duration) -> Self {
         let inner = Arc::new(Inner {

@@ -74,28 +74,48 @@ pub fn redis_connection(settings: &Settings) -> redis::RedisResult<ConnectionMan
 /// worker dead (its in-flight jobs go back to the queue after `heartbeat × missed`), and how
 /// many jobs one fetch takes: as many as the worker runs at once, so a fetch keeps every
 /// slot busy (apalis fetches again as soon as the fetched jobs have all started).
-pub fn queue_config(settings: &Settings, kind: JobKind) -> Config {
+pub fn queue_config(key_prefix: &str, kind: JobKind, tuning: QueueTuning) -> Config {
     Config::default()
-        .queue(kind.queue(&settings.jobs.namespace))
-        .heartbeat_interval(settings.worker.heartbeat)
-        .missed_heartbeats(settings.worker.missed_heartbeats as usize)
-        .batch_size(settings.worker.concurrency)
+        .queue(kind.queue(key_prefix))
+        .heartbeat_interval(tuning.heartbeat)
+        .missed_heartbeats(tuning.missed_heartbeats)
+        .batch_size(tuning.batch_size)
+}
+
+/// How a consumer of the queues polls them (`WorkerSettings::queue_tuning`); a process that
+/// only pushes (the API) takes the default, which nothing there reads.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueTuning {
+    pub heartbeat: Duration,
+    pub missed_heartbeats: usize,
+    pub batch_size: usize,
+}
+
+impl Default for QueueTuning {
+    fn default() -> Self {
+        Self {
+            heartbeat: Duration::from_secs(2),
+            missed_heartbeats: 3,
+            batch_size: 16,
+        }
+    }
 }
 
 impl Queues {
-    pub fn new(conn: ConnectionManager, settings: &Settings) -> Self {
+    /// The queues under `key_prefix` (`Settings::key_prefix`).
+    pub fn new(conn: ConnectionManager, key_prefix: &str, tuning: QueueTuning) -> Self {
+        let config = |kind| queue_config(key_prefix, kind, tuning);
         Self {
             confirmation: RedisStorage::new(conn.clone())
-                .with_config(queue_config(settings, JobKind::OrderConfirmation)),
+                .with_config(config(JobKind::OrderConfirmation)),
             status_changed: RedisStorage::new(conn.clone())
-                .with_config(queue_config(settings, JobKind::OrderStatusChanged)),
+                .with_config(config(JobKind::OrderStatusChanged)),
             expiry: RedisStorage::new(conn.clone())
-                .with_config(queue_config(settings, JobKind::ExpirePendingOrder)),
-            account: RedisStorage::new(conn.clone())
-                .with_config(queue_config(settings, JobKind::AccountEmail)),
+                .with_config(config(JobKind::ExpirePendingOrder)),
+            account: RedisStorage::new(conn.clone()).with_config(config(JobKind::AccountEmail)),
             configs: JobKind::ALL
                 .into_iter()
-                .map(|kind| (kind, queue_config(settings, kind)))
+                .map(|kind| (kind, config(kind)))
                 .collect(),
             conn,
         }
@@ -204,7 +224,7 @@ impl Queues {
 
 /// The Redis channel the API publishes on after committing outbox rows; sweeps listen.
 pub fn wake_channel(settings: &Settings) -> String {
-    format!("{}:outbox:wake", settings.jobs.namespace)
+    format!("{}:outbox:wake", settings.key_prefix)
 }
 
 /// Adds `outbox_id` to the stored payload (and, to a traced one, when it is queued) and

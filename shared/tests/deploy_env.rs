@@ -3,7 +3,7 @@
 //! the ones a container cannot do without are set, and the Kubernetes settings are accepted by
 //! a production start.
 
-use orderflow_shared::settings::Settings;
+use orderflow_shared::settings::{ApiSettings, WorkerSettings};
 use std::{
     cell::RefCell,
     collections::{BTreeMap, BTreeSet},
@@ -18,16 +18,11 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// Every variable `Settings` looks up, plus the log filter read by tracing and the
-/// OpenTelemetry variables (`telemetry::VARIABLES`).
+/// Every variable the API's and the worker's settings look up (the core's included), plus the
+/// log filter read by tracing and the OpenTelemetry variables (`telemetry::VARIABLES`).
 fn variables_read() -> BTreeSet<String> {
-    let seen = RefCell::new(BTreeSet::new());
-    // Development, so that no production check stops the reading half-way.
-    let _ = Settings::from_lookup(|key| {
-        seen.borrow_mut().insert(key.to_string());
-        (key == "APP_ENV").then(|| "development".to_string())
-    });
-    let mut seen = seen.into_inner();
+    let mut seen = api_variables();
+    seen.extend(worker_variables());
     seen.insert("RUST_LOG".into());
     seen.extend(
         orderflow_shared::telemetry::VARIABLES
@@ -35,6 +30,26 @@ fn variables_read() -> BTreeSet<String> {
             .map(|v| v.to_string()),
     );
     seen
+}
+
+/// A binary's variables: the keys its settings look up. Development, so that no production
+/// check stops the reading half-way.
+fn looked_up<T>(read: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> T) -> BTreeSet<String> {
+    let seen = RefCell::new(BTreeSet::new());
+    let lookup = |key: &str| {
+        seen.borrow_mut().insert(key.to_string());
+        (key == "APP_ENV").then(|| "development".to_string())
+    };
+    let _ = read(&lookup);
+    seen.into_inner()
+}
+
+fn api_variables() -> BTreeSet<String> {
+    looked_up(|get| ApiSettings::from_lookup(get))
+}
+
+fn worker_variables() -> BTreeSet<String> {
+    looked_up(|get| WorkerSettings::from_lookup(get))
 }
 
 fn upper_key(line: &str) -> Option<(String, String)> {
@@ -165,10 +180,10 @@ fn the_kubernetes_settings_start_in_production() {
     let mut vars = kubernetes_variables();
     assert_eq!(vars["APP_ENV"], "production");
     // The template's placeholders are refused on purpose; a real secret replaces them.
-    let refused = Settings::from_lookup(|k| vars.get(k).cloned());
+    let refused = ApiSettings::from_lookup(|k| vars.get(k).cloned());
     assert!(refused.is_err(), "the template's JWT_SECRET must not start");
     vars.insert("JWT_SECRET".into(), "k".repeat(48));
-    let refused = Settings::from_lookup(|k| vars.get(k).cloned()).unwrap_err();
+    let refused = ApiSettings::from_lookup(|k| vars.get(k).cloned()).unwrap_err();
     assert!(
         refused.to_string().contains("FIRST_ADMIN_PASSWORD"),
         "the template's admin password must not start: {refused}"
@@ -177,9 +192,126 @@ fn the_kubernetes_settings_start_in_production() {
         "FIRST_ADMIN_PASSWORD".into(),
         "a-password-of-its-own-4711".into(),
     );
-    let settings = Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid settings");
+    let settings = ApiSettings::from_lookup(|k| vars.get(k).cloned()).expect("valid settings");
     assert_eq!(settings.host, "0.0.0.0");
-    assert_eq!(settings.worker.host, "0.0.0.0");
     assert!(!settings.limits.trusted_proxies.is_empty());
     assert!(!settings.migrate_on_start);
+}
+
+/// The worker's pod gets the ConfigMap and only the secrets its Deployment names; with those
+/// it starts in production (no `JWT_SECRET`, no first-admin password), and it is given none
+/// of the API's secrets.
+#[test]
+fn the_kubernetes_worker_starts_in_production_with_only_its_own_secrets() {
+    let deployment = read("deploy/kubernetes/worker-deployment.yaml");
+    assert!(
+        !deployment.contains("secretRef:"),
+        "the worker takes named keys of the Secret, not all of it"
+    );
+    let secrets: BTreeSet<String> = deployment
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("key: "))
+        .map(str::to_string)
+        .collect();
+    assert!(secrets.contains("DATABASE_URL") && secrets.contains("REDIS_URL"));
+    let worker_reads = worker_variables();
+    for secret in &secrets {
+        assert!(
+            worker_reads.contains(secret),
+            "the worker does not read {secret}"
+        );
+    }
+    for api_only in ["JWT_SECRET", "JWT_PREVIOUS_KEYS", "FIRST_ADMIN_PASSWORD"] {
+        assert!(
+            !secrets.contains(api_only),
+            "the worker is given {api_only}"
+        );
+        assert!(
+            !worker_reads.contains(api_only),
+            "the worker reads {api_only}"
+        );
+    }
+
+    let template = kubernetes_variables();
+    let mut vars: BTreeMap<String, String> = read("deploy/kubernetes/configmap.yaml")
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(upper_key)
+        .collect();
+    for secret in &secrets {
+        vars.insert(secret.clone(), template[secret].clone());
+    }
+    assert_eq!(vars["APP_ENV"], "production");
+    assert!(!vars.contains_key("JWT_SECRET"));
+    let worker = WorkerSettings::from_lookup(|k| vars.get(k).cloned())
+        .expect("the worker starts in production with its own variables");
+    assert_eq!(worker.host, "0.0.0.0");
+}
+
+/// Backticked variable names (`SOME_NAME`) in `text`.
+fn named_variables(text: &str) -> BTreeSet<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|name| name.trim_end_matches("/_ARG"))
+        .filter(|name| {
+            name.len() > 3
+                && name.starts_with(|c: char| c.is_ascii_uppercase())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The README's "Configuration" table says which binary reads each variable, and the README
+/// names every variable either binary reads.
+#[test]
+fn the_readme_documents_every_variable_and_which_binary_reads_it() {
+    let readme = read("README.md");
+    let (api, worker) = (api_variables(), worker_variables());
+    let telemetry: BTreeSet<String> = orderflow_shared::telemetry::VARIABLES
+        .iter()
+        .map(|v| v.to_string())
+        .chain(["RUST_LOG".to_string()])
+        .collect();
+    let table = readme
+        .split("## Configuration")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a Configuration section");
+    let mut rows = 0;
+    for row in table
+        .lines()
+        .filter(|l| l.starts_with("| `") || l.starts_with("| limits"))
+    {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let (variables, read_by) = (named_variables(cells[1]), cells[2]);
+        for variable in &variables {
+            let (by_api, by_worker) = if telemetry.contains(variable) {
+                (true, true)
+            } else {
+                (api.contains(variable), worker.contains(variable))
+            };
+            let actual = match (by_api, by_worker) {
+                (true, true) => "both",
+                (true, false) => "API",
+                (false, true) => "worker",
+                (false, false) => "nothing",
+            };
+            assert_eq!(actual, read_by, "README says {read_by} reads {variable}");
+        }
+        rows += 1;
+    }
+    assert!(rows > 20, "the table's rows were not found ({rows})");
+    let documented = named_variables(&readme);
+    let missing: Vec<_> = api
+        .union(&worker)
+        .filter(|v| !documented.contains(*v))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "read but not in the README: {missing:?}"
+    );
 }

@@ -11,7 +11,7 @@ use orderflow_shared::{
     db::{Pool, account_tokens, idempotency, outbox, refresh_tokens, sessions},
     dispatch::queue_config,
     jobs::JobKind,
-    settings::Settings,
+    settings::WorkerSettings,
 };
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
@@ -34,10 +34,10 @@ pub struct Report {
 pub async fn run(
     db: Pool,
     redis: ConnectionManager,
-    settings: Settings,
+    settings: WorkerSettings,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(settings.worker.cleanup_interval);
+    let mut tick = tokio::time::interval(settings.cleanup_interval);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -55,7 +55,7 @@ pub async fn run(
 pub async fn run_once(
     db: &Pool,
     redis: &ConnectionManager,
-    settings: &Settings,
+    settings: &WorkerSettings,
 ) -> anyhow::Result<Option<Report>> {
     let mut tx = db.begin().await?;
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
@@ -72,7 +72,7 @@ pub async fn run_once(
     )
     .execute(&mut *tx)
     .await?;
-    let retention = settings.worker.retention;
+    let retention = settings.retention;
     let mut report = Report {
         idempotency_keys: idempotency::delete_expired(&mut *tx).await?,
         refresh_tokens: refresh_tokens::delete_stale(&mut *tx).await?,
@@ -82,8 +82,12 @@ pub async fn run_once(
         redis_tasks: 0,
     };
     for kind in JobKind::ALL {
-        report.redis_tasks +=
-            purge_done(redis.clone(), &queue_config(settings, kind), retention).await?;
+        report.redis_tasks += purge_done(
+            redis.clone(),
+            &queue_config(&settings.core.key_prefix, kind, settings.queue_tuning()),
+            retention,
+        )
+        .await?;
     }
     tx.commit().await?;
     metrics::cleanup_deleted("idempotency_keys", report.idempotency_keys);

@@ -22,7 +22,7 @@ use orderflow_shared::{
     db,
     dispatch::{self, Queues},
     domain::retry::RetryPolicy,
-    settings::Settings,
+    settings::WorkerSettings,
 };
 use std::{future::Future, net::SocketAddr, sync::Arc};
 use tokio::{
@@ -33,7 +33,7 @@ use tokio::{
 use crate::{context::JobContext, email::Mailer};
 
 pub struct Worker {
-    settings: Settings,
+    settings: WorkerSettings,
     name: String,
     listener: TcpListener,
     ctx: JobContext,
@@ -55,23 +55,27 @@ pub fn unique_name() -> String {
 impl Worker {
     /// Prepares connections (lazily: PostgreSQL and Redis may come up later) and binds the
     /// health/metrics port.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: WorkerSettings) -> anyhow::Result<Self> {
         // First: metric handles kept in statics (the pool's) bind to the recorder installed
         // when they are first used.
         orderflow_shared::metrics::install();
         // Jobs hold a database connection only for single statements (never across the SMTP
         // dialogue), so the pool needs no more than `DATABASE_MAX_CONNECTIONS` whatever the
         // concurrency.
-        let db = db::pool(&settings).context("DATABASE_URL")?;
-        let redis = dispatch::redis_connection(&settings).context("REDIS_URL")?;
-        let queues = Queues::new(redis.clone(), &settings);
+        let db = db::pool(&settings.core).context("DATABASE_URL")?;
+        let redis = dispatch::redis_connection(&settings.core).context("REDIS_URL")?;
+        let queues = Queues::new(
+            redis.clone(),
+            &settings.core.key_prefix,
+            settings.queue_tuning(),
+        );
         // One SMTP connection per email job that can run at once.
         let mailer = Mailer::new(
             &settings.smtp,
-            settings.worker.concurrency * handlers::EMAIL_QUEUES,
+            settings.concurrency * handlers::EMAIL_QUEUES,
         )?;
-        let name = settings.worker.name.clone().unwrap_or_else(unique_name);
-        let addr = format!("{}:{}", settings.worker.host, settings.worker.port);
+        let name = settings.name.clone().unwrap_or_else(unique_name);
+        let addr = format!("{}:{}", settings.host, settings.port);
         let listener = TcpListener::bind(&addr)
             .await
             .with_context(|| format!("binding {addr} (WORKER_HOST/WORKER_PORT)"))?;
@@ -82,19 +86,19 @@ impl Worker {
             mailer,
             queues,
             policy: RetryPolicy {
-                max_attempts: settings.jobs.max_attempts,
-                base: settings.jobs.backoff_base,
-                cap: settings.jobs.backoff_cap,
+                max_attempts: settings.core.jobs.max_attempts,
+                base: settings.core.jobs.backoff_base,
+                cap: settings.core.jobs.backoff_cap,
             },
-            timeout: settings.jobs.timeout,
+            timeout: settings.core.jobs.timeout,
             cache: ReadCache::new(
                 redis.clone(),
-                &settings.jobs.namespace,
-                settings.cache.ttl,
-                settings.cache.timeout,
+                &settings.core.key_prefix,
+                settings.core.cache.ttl,
+                settings.core.cache.timeout,
             ),
             sweep: Arc::new(Notify::new()),
-            accounts: settings.accounts.clone(),
+            accounts: settings.core.accounts.clone(),
         };
         Ok(Self {
             settings,
@@ -127,7 +131,7 @@ impl Worker {
             redis,
         } = self;
         tracing::info!(worker = %name, addr = %listener.local_addr()?, "OrderFlow worker starting");
-        let jobs = &settings.jobs;
+        let jobs = &settings.core.jobs;
         if jobs.redispatch_after <= jobs.backoff_cap + jobs.timeout {
             tracing::warn!(
                 "JOB_REDISPATCH_AFTER_SECONDS should exceed JOB_BACKOFF_CAP_MS + JOB_TIMEOUT_SECONDS: \
@@ -142,8 +146,8 @@ impl Worker {
                 stop_rx.clone(),
             )),
             tokio::spawn(wake::listen(
-                redis::Client::open(settings.redis_url())?,
-                dispatch::wake_channel(&settings),
+                redis::Client::open(settings.core.redis_url())?,
+                dispatch::wake_channel(&settings.core),
                 ctx.sweep.clone(),
                 stop_rx.clone(),
             )),
@@ -152,14 +156,14 @@ impl Worker {
                 ctx.queues.clone(),
                 ctx.sweep.clone(),
                 (
-                    settings.jobs.outbox_sweep_interval,
-                    settings.jobs.redispatch_after,
+                    settings.core.jobs.outbox_sweep_interval,
+                    settings.core.jobs.redispatch_after,
                 ),
                 stop_rx.clone(),
             )),
             tokio::spawn(orderflow_shared::metrics::sampler::run(
                 ctx.db.clone(),
-                settings.database.max_connections as usize,
+                settings.core.database.max_connections as usize,
                 stop_rx.clone(),
             )),
             tokio::spawn(metrics::sample(
@@ -169,7 +173,7 @@ impl Worker {
             )),
             tokio::spawn(stats::run(
                 ctx.db.clone(),
-                settings.worker.stats_fold_interval,
+                settings.stats_fold_interval,
                 stop_rx.clone(),
             )),
             tokio::spawn(cleanup::run(
@@ -180,9 +184,9 @@ impl Worker {
             )),
         ];
 
-        let poll = settings.worker.poll_interval;
-        let concurrency = settings.worker.concurrency;
-        let grace = settings.worker.shutdown_timeout;
+        let poll = settings.poll_interval;
+        let concurrency = settings.concurrency;
+        let grace = settings.shutdown_timeout;
         // One apalis monitor per queue, each restarted on its own when Redis goes away
         // (`restart.rs`).
         macro_rules! monitor {

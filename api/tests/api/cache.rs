@@ -238,8 +238,8 @@ async fn with_the_cache_turned_off_every_read_goes_to_postgresql() {
 async fn a_read_that_started_before_an_invalidation_cannot_refill_the_cache() {
     use orderflow_shared::cache::{Entity, ReadCache};
     let namespace = format!("orderflow-test-cache-{}", uuid::Uuid::new_v4().simple());
-    let settings = crate::helpers::test_settings("unused", &[("JOBS_NAMESPACE", &namespace)]);
-    let conn = orderflow_shared::dispatch::redis_connection(&settings).unwrap();
+    let settings = crate::helpers::test_settings("unused", &[("REDIS_KEY_PREFIX", &namespace)]);
+    let conn = orderflow_shared::dispatch::redis_connection(&settings.core).unwrap();
     let cache = ReadCache::new(
         conn,
         &namespace,

@@ -16,7 +16,7 @@ async fn transition_against_a_held_lock(overrides: &[(&str, &str)]) -> (reqwest:
     let customer = app.customer("ada@example.com").await;
     let order = app.pending_order(&admin, &customer).await;
     // A session of its own, without the app's limits.
-    let mut holder = sqlx::PgConnection::connect(app.settings.database_url())
+    let mut holder = sqlx::PgConnection::connect(app.settings.core.database_url())
         .await
         .unwrap();
     let mut holder = holder.begin().await.unwrap();

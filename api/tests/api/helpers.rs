@@ -3,7 +3,7 @@
 
 use orderflow_api::Application;
 use orderflow_shared::db::Pool;
-use orderflow_shared::settings::Settings;
+use orderflow_shared::settings::ApiSettings;
 use orderflow_testkit::{TestDatabase, pg_base, redis_url};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -15,7 +15,7 @@ pub const ADMIN_PASSWORD: &str = "admin-password-123";
 pub const PASSWORD: &str = "customer-password-1";
 
 /// Settings for a test app: its own database, test profile, generous rate limits.
-pub fn test_settings(db_name: &str, overrides: &[(&str, &str)]) -> Settings {
+pub fn test_settings(db_name: &str, overrides: &[(&str, &str)]) -> ApiSettings {
     let mut vars: HashMap<String, String> = [
         ("APP_ENV", "test".to_string()),
         ("APP_PORT", "0".to_string()),
@@ -34,7 +34,7 @@ pub fn test_settings(db_name: &str, overrides: &[(&str, &str)]) -> Settings {
         ("PASSWORD_HASH_CONCURRENCY", "2".to_string()),
         // Redis keys (the read cache, job queues) of this test only: the databases of
         // different tests hand out the same ids.
-        ("JOBS_NAMESPACE", format!("orderflow-test-{db_name}")),
+        ("REDIS_KEY_PREFIX", format!("orderflow-test-{db_name}")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -42,7 +42,7 @@ pub fn test_settings(db_name: &str, overrides: &[(&str, &str)]) -> Settings {
     for (k, v) in overrides {
         vars.insert(k.to_string(), v.to_string());
     }
-    Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings are valid")
+    ApiSettings::from_lookup(|k| vars.get(k).cloned()).expect("test settings are valid")
 }
 
 pub async fn create_database() -> TestDatabase {
@@ -57,7 +57,7 @@ pub struct TestApp {
     pub db: Pool,
     pub namespace: String,
     pub users: std::sync::Arc<orderflow_api::auth::user_cache::UserCache>,
-    pub settings: Settings,
+    pub settings: ApiSettings,
     /// The first instance owns (and drops) the database; others share it.
     _database: Option<TestDatabase>,
     _shutdown: oneshot::Sender<()>,
@@ -99,12 +99,12 @@ pub async fn spawn_app_behind_proxy(
     (start(settings, database).await, proxy, direct)
 }
 
-pub async fn start(settings: Settings, database: TestDatabase) -> TestApp {
+pub async fn start(settings: ApiSettings, database: TestDatabase) -> TestApp {
     start_instance(settings, Some(database)).await
 }
 
-async fn start_instance(settings: Settings, database: Option<TestDatabase>) -> TestApp {
-    let namespace = settings.jobs.namespace.clone();
+async fn start_instance(settings: ApiSettings, database: Option<TestDatabase>) -> TestApp {
+    let namespace = settings.core.key_prefix.clone();
     let app = Application::build(settings.clone())
         .await
         .expect("app builds");

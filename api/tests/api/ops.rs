@@ -232,7 +232,7 @@ async fn metrics_count_requests_by_route_template() {
 #[tokio::test]
 async fn migrations_go_down_and_up_again() {
     let app = spawn_app().await;
-    orderflow_shared::db::undo_migrations(&app.settings)
+    orderflow_shared::db::undo_migrations(&app.settings.core)
         .await
         .unwrap();
     let tables: i64 = sqlx::query_scalar(
@@ -242,7 +242,9 @@ async fn migrations_go_down_and_up_again() {
     .await
     .unwrap();
     assert_eq!(tables, 0);
-    orderflow_shared::db::migrate(&app.settings).await.unwrap();
+    orderflow_shared::db::migrate(&app.settings.core)
+        .await
+        .unwrap();
     let tables: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
     )

@@ -510,7 +510,7 @@ async fn the_api_logs_no_password_hash_token_or_secret() {
         ("APP_ENV", "test"), ("APP_HOST", "127.0.0.1"), ("APP_PORT", &port.to_string()), ("API_METRICS_PORT", "0"),
         ("DATABASE_URL", &database_url), ("DATABASE_MAX_CONNECTIONS", "5"), ("REDIS_URL", &orderflow_testkit::redis_url()),
         ("FIRST_ADMIN_EMAIL", ADMIN_EMAIL), ("FIRST_ADMIN_PASSWORD", ADMIN_PASSWORD), ("JWT_SECRET", jwt_secret),
-        ("JOBS_NAMESPACE", &namespace), ("PASSWORD_HASH_CONCURRENCY", "2"), ("LOG_FORMAT", "json"), ("RUST_LOG", "debug"),
+        ("REDIS_KEY_PREFIX", &namespace), ("PASSWORD_HASH_CONCURRENCY", "2"), ("LOG_FORMAT", "json"), ("RUST_LOG", "debug"),
     ];
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_orderflow-api"));
     command.arg("serve").env_clear().envs(vars);

@@ -34,7 +34,7 @@ const SHOP: Shop = Shop {
 async fn seed(app: &TestApp) {
     let started = std::time::Instant::now();
     // A connection of its own: the app's sessions have a statement timeout.
-    let url = app.settings.database.url.expose_secret();
+    let url = app.settings.core.database.url.expose_secret();
     let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "INSERT INTO customers (name, email) SELECT 'Customer ' || g, 'c' || g || '@plans.test' \

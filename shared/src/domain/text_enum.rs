@@ -15,11 +15,16 @@ macro_rules! text_enum {
             Debug, Clone, Copy, PartialEq, Eq, Hash,
             serde::Serialize, serde::Deserialize, utoipa::ToSchema,
         )]
+        // The words are the variants in lowercase (utoipa does not read a `rename` that a
+        // macro passes in); `tests` below proves serde, the schema and `as_str` agree.
+        #[serde(rename_all = "lowercase")]
         pub enum $name {
-            $($(#[$variant_meta])* #[serde(rename = $word)] $variant),+
+            $($(#[$variant_meta])* $variant),+
         }
 
         impl $name {
+            pub const VARIANTS: &'static [Self] = &[$(Self::$variant),+];
+
             pub fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$variant => $word),+
@@ -55,3 +60,38 @@ macro_rules! text_enum {
 }
 
 pub(crate) use text_enum;
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::{OrderStatus, Role, Tier};
+    use std::{fmt::Display, str::FromStr};
+
+    /// serde, the OpenAPI schema, `as_str`/`Display` and `FromStr` use the same words.
+    fn agree<T>(variants: &[T], as_str: fn(T) -> &'static str)
+    where
+        T: Copy + PartialEq + std::fmt::Debug + Display + FromStr + serde::Serialize,
+        T: serde::de::DeserializeOwned + utoipa::PartialSchema,
+        <T as FromStr>::Err: std::fmt::Debug,
+    {
+        let schema = serde_json::to_value(T::schema()).unwrap();
+        let words: Vec<&str> = variants.iter().map(|v| as_str(*v)).collect();
+        assert_eq!(schema["enum"], serde_json::json!(words), "{schema}");
+        for (variant, word) in variants.iter().zip(&words) {
+            assert_eq!(serde_json::to_value(variant).unwrap(), *word);
+            assert_eq!(
+                serde_json::from_value::<T>(serde_json::json!(word)).unwrap(),
+                *variant
+            );
+            assert_eq!(variant.to_string(), *word);
+            assert_eq!(word.parse::<T>().unwrap(), *variant);
+        }
+        assert!("Nope".parse::<T>().is_err());
+    }
+
+    #[test]
+    fn serde_the_schema_and_the_text_agree() {
+        agree(Role::VARIANTS, Role::as_str);
+        agree(Tier::VARIANTS, Tier::as_str);
+        agree(OrderStatus::VARIANTS, OrderStatus::as_str);
+    }
+}

@@ -33,7 +33,7 @@ async fn cleanup_removes_expired_keys_stale_tokens_old_outbox_rows_and_redis_job
         sqlx::query(sql).execute(&stack.db).await.unwrap();
     }
     let settings = stack.settings();
-    let redis = orderflow_shared::dispatch::redis_connection(&settings).unwrap();
+    let redis = orderflow_shared::dispatch::redis_connection(&settings.core).unwrap();
     let report = cleanup::run_once(&stack.db, &redis, &settings)
         .await
         .unwrap()
@@ -59,7 +59,11 @@ async fn cleanup_removes_expired_keys_stale_tokens_old_outbox_rows_and_redis_job
     );
 
     // Redis: finished task data goes too (here with zero retention).
-    let config = queue_config(&settings, JobKind::OrderConfirmation);
+    let config = queue_config(
+        &settings.core.key_prefix,
+        JobKind::OrderConfirmation,
+        settings.queue_tuning(),
+    );
     let mut conn = redis.clone();
     // apalis acknowledges a job (moves it to the done set) after its handler returned, which
     // is after the outbox row was marked done: wait for the acknowledgement.

@@ -136,8 +136,13 @@ async fn a_job_delivered_twice_sends_once() {
             .fetch_one(&stack.db)
             .await
             .unwrap();
-    let conn = orderflow_shared::dispatch::redis_connection(&stack.settings()).unwrap();
-    let queues = orderflow_shared::dispatch::Queues::new(conn, &stack.settings());
+    let settings = stack.settings();
+    let conn = orderflow_shared::dispatch::redis_connection(&settings.core).unwrap();
+    let queues = orderflow_shared::dispatch::Queues::new(
+        conn,
+        &settings.core.key_prefix,
+        settings.queue_tuning(),
+    );
     let job = orderflow_shared::jobs::SendOrderConfirmation {
         order_id: order,
         outbox_id,

@@ -3,7 +3,7 @@
 
 use orderflow_api::Application;
 use orderflow_shared::db::Pool;
-use orderflow_shared::settings::Settings;
+use orderflow_shared::settings::{ApiSettings, WorkerSettings};
 use orderflow_worker::Worker;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -52,7 +52,7 @@ impl Stack {
             ("DATABASE_URL", database.url()),
             ("DATABASE_MAX_CONNECTIONS", "10".into()),
             ("REDIS_URL", redis_url()),
-            ("JOBS_NAMESPACE", namespace.clone()),
+            ("REDIS_KEY_PREFIX", namespace.clone()),
             ("FIRST_ADMIN_EMAIL", ADMIN_EMAIL.into()),
             ("FIRST_ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
             ("AUTH_RATE_LIMIT_BURST", "1000".into()),
@@ -90,9 +90,11 @@ impl Stack {
                 "orderflow-test",
             );
         }
-        let app = Application::build(settings_from(&vars))
-            .await
-            .expect("api builds");
+        let app = Application::build(
+            ApiSettings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings"),
+        )
+        .await
+        .expect("api builds");
         let api = format!("http://{}", app.local_addr());
         let api_metrics = app.metrics_addr().to_string();
         let db = app.state().db.clone();
@@ -114,8 +116,9 @@ impl Stack {
         }
     }
 
-    pub fn settings(&self) -> Settings {
-        settings_from(&self.vars)
+    /// The worker's settings (the core is `.core`).
+    pub fn settings(&self) -> WorkerSettings {
+        WorkerSettings::from_lookup(|k| self.vars.get(k).cloned()).expect("valid test settings")
     }
 
     /// Starts a worker in this process; it stops when the stack is dropped.
@@ -301,10 +304,6 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
-
-fn settings_from(vars: &HashMap<String, String>) -> Settings {
-    Settings::from_lookup(|k| vars.get(k).cloned()).expect("valid test settings")
 }
 
 /// Stops the workers and deletes the test's Redis keys (the database drops itself).

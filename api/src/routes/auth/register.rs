@@ -77,11 +77,11 @@ pub async fn register(
         &name,
         &password_hash,
         (Role::Customer, Some(customer.id)),
-        !state.settings.accounts.verification_required,
+        !state.settings.core.accounts.verification_required,
     )
     .await
     .map_err(already_registered)?;
-    if state.settings.accounts.verification_required {
+    if state.settings.core.accounts.verification_required {
         enqueue_account_email(&mut tx, Purpose::VerifyEmail, (Some(user.id), None)).await?;
     }
     tx.commit().await?;

@@ -129,7 +129,7 @@ pub async fn create_order(
         let location = format!("{PATH}/{}", placed.id);
         let response_body = serde_json::to_value(&placed).map_err(ApiError::internal)?;
         let request_id = crate::request_id::current();
-        let ttl = chrono::Duration::from_std(state.settings.jobs.pending_order_ttl)
+        let ttl = chrono::Duration::from_std(state.settings.core.jobs.pending_order_ttl)
             .map_err(ApiError::internal)?;
         let jobs = [
             (
