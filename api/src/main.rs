@@ -18,9 +18,18 @@ const USAGE: &str =
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // The core is all the migration and database commands need; `serve` and `create-admin`
-    // read the API's own settings (and their production checks) on top.
-    let settings = Settings::from_env()?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // `serve` and `create-admin` read the API's own settings (and their production checks);
+    // the migration and database commands need only the core (the database).
+    let api = match args.as_slice() {
+        [] | ["serve"] | ["create-admin"] => Some(ApiSettings::from_env()?),
+        _ => None,
+    };
+    let settings = match &api {
+        Some(api) => api.core.clone(),
+        None => Settings::from_env()?,
+    };
     let telemetry = telemetry::init(
         settings.log_format,
         "info,orderflow_api=debug,sqlx=warn",
@@ -29,17 +38,19 @@ async fn main() -> anyhow::Result<()> {
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }
-    let ran = run(settings).await;
+    let ran = run(&args, settings, api).await;
     telemetry.shutdown();
     ran
 }
 
-async fn run(settings: Settings) -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match args.as_slice() {
+async fn run(args: &[&str], settings: Settings, api: Option<ApiSettings>) -> anyhow::Result<()> {
+    let api = || {
+        api.clone()
+            .context("the API's settings are read for this command")
+    };
+    match args {
         [] | ["serve"] => {
-            Application::build(ApiSettings::from_env()?)
+            Application::build(api()?)
                 .await?
                 .run_until_stopped()
                 .await?;
@@ -85,8 +96,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
                 .await
                 .context("connecting to PostgreSQL")?;
             let passwords = Passwords::new(1, 1, std::time::Duration::from_secs(60))?;
-            let api = ApiSettings::from_env()?;
-            let outcome = bootstrap::ensure_first_admin(&pool, &passwords, &api).await?;
+            let outcome = bootstrap::ensure_first_admin(&pool, &passwords, &api()?).await?;
             println!("{outcome:?}");
             if outcome == bootstrap::Outcome::NotConfigured {
                 bail!("set FIRST_ADMIN_EMAIL and FIRST_ADMIN_PASSWORD");

@@ -38,19 +38,21 @@ pub struct ApiSettings {
 }
 
 impl ApiSettings {
-    /// Reads the core and the API's variables from the process environment (`.env` first,
-    /// outside production).
+    /// The core and the API's variables, from the process environment (`super::from_env`).
     pub fn from_env() -> anyhow::Result<Self> {
-        super::load_dotenv();
-        Self::from_lookup(|key| std::env::var(key).ok())
+        super::from_env(Self::from_lookup)
     }
 
     /// Builds the API's settings from any key lookup (the environment, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let core = Settings::from_lookup(&get)?;
         let vars = Vars::new(&get);
-        let production = core.app_env == AppEnv::Production;
-
+        // The token secret is checked first: it is the one a production start must never do
+        // without, so it is what a bare start names (then the core's own checks).
+        let app_env: AppEnv = vars
+            .text("APP_ENV", "production")
+            .parse()
+            .map_err(anyhow::Error::msg)?;
+        let production = app_env == AppEnv::Production;
         let jwt_secret = match vars.get("JWT_SECRET") {
             Some(secret) => secret,
             None if production => bail!(
@@ -80,6 +82,9 @@ impl ApiSettings {
             .unwrap_or_default();
         if production {
             production::check_secret("JWT_SECRET", &jwt_secret)?;
+        }
+        let core = Settings::from_lookup(&get)?;
+        if production {
             production::check_previous_keys(&signing_key, &previous_keys)?;
             if let Some(password) = &first_admin_password {
                 production::check_first_admin_password(password)?;
@@ -220,11 +225,11 @@ mod tests {
     #[test]
     fn no_variable_at_all_means_production_which_refuses_to_start_without_a_secret() {
         let e = settings(&[]).unwrap_err().to_string();
-        assert!(e.contains("APP_PUBLIC_URL is not set"), "{e}");
-        let e = settings(&[("APP_PUBLIC_URL", "https://shop.example.com")])
+        assert!(e.contains("JWT_SECRET is not set"), "{e}");
+        let e = settings(&[("JWT_SECRET", &"k".repeat(32))])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("JWT_SECRET is not set"), "{e}");
+        assert!(e.contains("APP_PUBLIC_URL is not set"), "{e}");
         assert!(production_with(&[]).is_ok());
         assert_eq!(
             production_with(&[]).unwrap().core.app_env,

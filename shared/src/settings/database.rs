@@ -29,28 +29,14 @@ pub struct DatabaseSettings {
     pub idle_in_transaction_timeout: Duration,
 }
 
-/// Reads a whole number in `range`, `default` when unset.
+/// Reads a whole number in `range`, `default` when unset (`read.rs`).
 fn number(
     get: &dyn Fn(&str) -> Option<String>,
     key: &str,
     default: u64,
     range: std::ops::RangeInclusive<u64>,
 ) -> anyhow::Result<u64> {
-    let value = match get(key) {
-        None => default,
-        Some(v) => v
-            .trim()
-            .parse()
-            .with_context(|| format!("{key} must be a whole number, got {v:?}"))?,
-    };
-    if !range.contains(&value) {
-        bail!(
-            "{key} must be between {} and {}, got {value}",
-            range.start(),
-            range.end()
-        );
-    }
-    Ok(value)
+    super::read::Vars::new(get).number(key, default, range)
 }
 
 /// Seconds where 0 means "never".

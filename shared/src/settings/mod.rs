@@ -171,19 +171,22 @@ pub struct Settings {
     pub warnings: Vec<String>,
 }
 
-/// Loads `.env` unless `APP_ENV=production` is already set.
-fn load_dotenv() {
+type EnvLookup = fn(&str) -> Option<String>;
+
+/// Settings read by `from_lookup` from the process environment, after loading `.env` unless
+/// `APP_ENV=production` is already set.
+fn from_env<T>(from_lookup: fn(EnvLookup) -> anyhow::Result<T>) -> anyhow::Result<T> {
     if env::var("APP_ENV").as_deref() != Ok("production") {
         let _ = dotenvy::dotenv();
     }
+    from_lookup(|key| env::var(key).ok())
 }
 
 impl Settings {
     /// The core alone from the process environment (`.env` first, outside production): for
     /// the commands that only need the database (`orderflow-api migrate`, `db drop`).
     pub fn from_env() -> anyhow::Result<Self> {
-        load_dotenv();
-        Self::from_lookup(|key| env::var(key).ok())
+        from_env(Self::from_lookup)
     }
 
     /// Builds the core from any key lookup (the environment, or a map in tests).

@@ -38,11 +38,9 @@ pub struct WorkerSettings {
 }
 
 impl WorkerSettings {
-    /// Reads the core and the worker's variables from the process environment (`.env` first,
-    /// outside production).
+    /// The core and the worker's variables, from the process environment (`super::from_env`).
     pub fn from_env() -> anyhow::Result<Self> {
-        super::load_dotenv();
-        Self::from_lookup(|key| std::env::var(key).ok())
+        super::from_env(Self::from_lookup)
     }
 
     /// Builds the worker's settings from any key lookup (the environment, or a map in tests).

@@ -20,13 +20,7 @@ async fn a_backlog_of_ten_thousand_jobs_drains_without_jamming_the_queue() {
     // A sweep runs while nothing consumes (as when a worker's queue monitors are still
     // restarting after a Redis outage and another worker's sweep is already back): it stops
     // at the bound instead of pushing the whole backlog.
-    let settings = stack.settings();
-    let conn = orderflow_shared::dispatch::redis_connection(&settings.core).unwrap();
-    let queues = orderflow_shared::dispatch::Queues::new(
-        conn,
-        &settings.core.key_prefix,
-        settings.queue_tuning(),
-    );
+    let queues = stack.queues();
     let mut pushed = 0;
     loop {
         let moved = orderflow_shared::dispatch::sweep(&stack.db, &queues)

@@ -136,13 +136,7 @@ async fn a_job_delivered_twice_sends_once() {
             .fetch_one(&stack.db)
             .await
             .unwrap();
-    let settings = stack.settings();
-    let conn = orderflow_shared::dispatch::redis_connection(&settings.core).unwrap();
-    let queues = orderflow_shared::dispatch::Queues::new(
-        conn,
-        &settings.core.key_prefix,
-        settings.queue_tuning(),
-    );
+    let queues = stack.queues();
     let job = orderflow_shared::jobs::SendOrderConfirmation {
         order_id: order,
         outbox_id,

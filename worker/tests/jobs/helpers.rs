@@ -121,6 +121,17 @@ impl Stack {
         WorkerSettings::from_lookup(|k| self.vars.get(k).cloned()).expect("valid test settings")
     }
 
+    /// The queues as this test's workers see them (a connection of their own).
+    pub fn queues(&self) -> orderflow_shared::dispatch::Queues {
+        let settings = self.settings();
+        let conn = orderflow_shared::dispatch::redis_connection(&settings.core).unwrap();
+        orderflow_shared::dispatch::Queues::new(
+            conn,
+            &settings.core.key_prefix,
+            settings.queue_tuning(),
+        )
+    }
+
     /// Starts a worker in this process; it stops when the stack is dropped.
     pub async fn spawn_worker(&mut self) {
         let worker = Worker::build(self.settings()).await.expect("worker builds");

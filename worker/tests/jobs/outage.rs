@@ -43,13 +43,7 @@ async fn a_job_redis_lost_after_dispatch_is_dispatched_again() {
     let (token, customer) = stack.customer("ada@example.com", "Ada").await;
     let order = stack.order(&token, customer, &[(p, 1)]).await;
     // A sweep hands the job to Redis; then Redis loses it before any worker runs it.
-    let settings = stack.settings();
-    let conn = orderflow_shared::dispatch::redis_connection(&settings.core).unwrap();
-    let queues = orderflow_shared::dispatch::Queues::new(
-        conn,
-        &settings.core.key_prefix,
-        settings.queue_tuning(),
-    );
+    let queues = stack.queues();
     assert_eq!(
         orderflow_shared::dispatch::sweep(&stack.db, &queues)
             .await
