@@ -49,8 +49,9 @@ pub fn install() -> PrometheusHandle {
 
 /// The exposition text, with the process metrics read just before.
 pub fn render() -> String {
+    let handle = install();
     process::record();
-    install().render()
+    handle.render()
 }
 
 /// `orderflow_build_info{binary, version, commit} 1`.

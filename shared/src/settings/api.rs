@@ -48,11 +48,7 @@ impl ApiSettings {
         let vars = Vars::new(&get);
         // The token secret is checked first: it is the one a production start must never do
         // without, so it is what a bare start names (then the core's own checks).
-        let app_env: AppEnv = vars
-            .text("APP_ENV", "production")
-            .parse()
-            .map_err(anyhow::Error::msg)?;
-        let production = app_env == AppEnv::Production;
+        let production = AppEnv::from_vars(&vars)? == AppEnv::Production;
         let jwt_secret = match vars.get("JWT_SECRET") {
             Some(secret) => secret,
             None if production => bail!(

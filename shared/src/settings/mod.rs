@@ -192,12 +192,7 @@ impl Settings {
     /// Builds the core from any key lookup (the environment, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let vars = Vars::new(&get);
-        // Production unless said otherwise: a missing variable never serves with a publicly
-        // known secret. Development (with its built-in secret) must be asked for.
-        let app_env: AppEnv = vars
-            .text("APP_ENV", "production")
-            .parse()
-            .map_err(anyhow::Error::msg)?;
+        let app_env = AppEnv::from_vars(&vars)?;
         let log_format = match vars.get("LOG_FORMAT").as_deref() {
             Some("json") => LogFormat::Json,
             Some("pretty") => LogFormat::Pretty,
@@ -264,6 +259,16 @@ impl Settings {
 
     pub fn redis_url(&self) -> &str {
         self.redis_url.expose_secret()
+    }
+}
+
+impl AppEnv {
+    /// `APP_ENV`: production unless said otherwise, so a missing variable never serves with a
+    /// publicly known secret; development (with its built-in secret) must be asked for.
+    fn from_vars(vars: &Vars<'_>) -> anyhow::Result<Self> {
+        vars.text("APP_ENV", "production")
+            .parse()
+            .map_err(anyhow::Error::msg)
     }
 }
 
