@@ -83,16 +83,58 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
             ));
         }
         let bytes = body_bytes(req, state).await?;
-        // Syntax first (400), then shape (422): a body with trailing garbage is malformed
-        // even if its first value lacks a field.
-        let json: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::BadRequest(format!("Malformed JSON: {e}")))?;
-        if !json.is_object() {
-            // Every OrderFlow request body is an object; serde would accept an array for a
-            // struct and report a confusing `[0]` path.
-            return Err(ApiError::validation("body", "must be a JSON object"));
+        json_object(&bytes).map(Self)
+    }
+}
+
+/// Deserialises a JSON object body in one pass. Syntax first (400), then shape (422): a body
+/// with trailing garbage is malformed even if its first value lacks a field, so a shape error
+/// is reported only once the whole body has been checked to be JSON (on that error path only).
+pub fn json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // Every OrderFlow request body is an object; serde would accept an array for a struct
+        // and report a confusing `[0]` path.
+        check_syntax(bytes)?;
+        return Err(ApiError::validation("body", "must be a JSON object"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(value) => {
+            de.end().map_err(malformed)?;
+            Ok(value)
         }
-        from_value(json).map(Self)
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            if inner.classify() != serde_json::error::Category::Data {
+                return Err(malformed(inner));
+            }
+            check_syntax(bytes)?;
+            Err(field_error(path, without_position(&inner)))
+        }
+    }
+}
+
+fn malformed(e: serde_json::Error) -> ApiError {
+    ApiError::BadRequest(format!("Malformed JSON: {e}"))
+}
+
+/// 400 unless `bytes` is one JSON value (and nothing after it) within serde_json's nesting
+/// limit (`IgnoredAny` would skip any depth).
+fn check_syntax(bytes: &[u8]) -> Result<(), ApiError> {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .map(|_| ())
+        .map_err(malformed)
+}
+
+/// A shape error's message without serde_json's ` at line L column C` (the field's path
+/// says where, as it did when bodies were parsed to a `Value` first).
+fn without_position(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    match message.strip_suffix(&position) {
+        Some(bare) => bare.to_string(),
+        None => message,
     }
 }
 
@@ -188,5 +230,46 @@ mod tests {
             "unknown field `x`, expected one of `a`".into(),
         ));
         assert_eq!(message, "is not an accepted field");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        a: i32,
+    }
+
+    #[test]
+    fn json_bodies_are_checked_for_syntax_before_shape_in_one_pass() {
+        let status = |body: &str| match json_object::<Body>(body.as_bytes()) {
+            Ok(_) => "ok".to_string(),
+            Err(ApiError::BadRequest(m)) => format!("400 {m}"),
+            Err(e @ ApiError::Validation { .. }) => {
+                let (field, message) = field_of(e);
+                format!("422 {field}: {message}")
+            }
+            Err(other) => format!("{other:?}"),
+        };
+        assert_eq!(status(" {\"a\": 1} \n"), "ok");
+        assert!(status("{\"a\": 1} x").starts_with("400 Malformed JSON: trailing"));
+        // The shape error comes first in the stream, the syntax error wins.
+        assert!(status("{\"b\": 1} x").starts_with("400 Malformed JSON"));
+        assert!(status("{\"a\": 1").starts_with("400 Malformed JSON: EOF"));
+        assert!(status("").starts_with("400 Malformed JSON"));
+        assert!(status("[1").starts_with("400 Malformed JSON"));
+        assert_eq!(status("[1]"), "422 body: must be a JSON object");
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        assert!(status(&deep).starts_with("400 Malformed JSON: recursion limit"));
+        let deep_field = format!("{{\"a\": {deep}}}");
+        assert!(status(&deep_field).starts_with("400 Malformed JSON: recursion limit"));
+        assert_eq!(status("{}"), "422 a: missing field `a`");
+        assert_eq!(
+            status("{\"a\": \"x\"}"),
+            "422 a: invalid type: string \"x\", expected i32"
+        );
+        assert_eq!(
+            status("{\"a\": 1, \"z\": 2}"),
+            "422 z: unknown field `z`, expected `a`"
+        );
     }
 }
