@@ -84,13 +84,62 @@ fn compose_variables() -> BTreeSet<String> {
         } else if indent == 2 && top == "services" {
             service = line.trim().trim_end_matches(':').to_string();
         } else if let Some((key, _)) = upper_key(line)
-            && (top == "x-app-env"
+            && (compose_env_block(&top)
                 || (top == "services" && ["api", "worker", "migrate"].contains(&&*service)))
         {
             vars.insert(key);
         }
     }
     vars
+}
+
+/// `x-app-env` (both binaries) and `x-api-env` (the API's own, on top).
+fn compose_env_block(top: &str) -> bool {
+    top.starts_with("x-") && top.ends_with("-env")
+}
+
+/// The variables of one top-level block of docker-compose.yml.
+fn compose_block(name: &str) -> BTreeSet<String> {
+    let mut vars = BTreeSet::new();
+    let mut inside = false;
+    for line in read("docker-compose.yml").lines() {
+        if !line.starts_with(' ') && !line.trim().is_empty() && !line.starts_with('#') {
+            inside = line.trim_end_matches(':').split(':').next() == Some(name);
+        } else if inside && let Some((key, _)) = upper_key(line) {
+            vars.insert(key);
+        }
+    }
+    vars
+}
+
+/// Under compose too, the worker is not given the API's secrets: its environment is the
+/// shared block, which holds none of them.
+#[test]
+fn the_compose_worker_gets_no_api_secret() {
+    let shared = compose_block("x-app-env");
+    assert!(shared.contains("DATABASE_URL"), "{shared:?}");
+    let api = compose_block("x-api-env");
+    assert!(api.contains("JWT_SECRET"), "{api:?}");
+    for secret in ["JWT_SECRET", "FIRST_ADMIN_PASSWORD"] {
+        assert!(!shared.contains(secret), "x-app-env holds {secret}");
+    }
+    let compose = read("docker-compose.yml");
+    let worker = compose
+        .split("\n  worker:")
+        .nth(1)
+        .expect("a worker service");
+    // Up to the next service (a line indented by exactly two spaces).
+    let worker: String = worker
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("  ") || l.starts_with("   "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(worker.contains("<<: *app-env"), "{worker}");
+    assert!(
+        !worker.contains("api-env") && !worker.contains("JWT"),
+        "{worker}"
+    );
 }
 
 fn dockerfile_variables() -> BTreeSet<String> {
