@@ -38,7 +38,7 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            settings.request_timeout,
+            settings.core.request_timeout,
         ))
         .layer(CatchPanicLayer::custom(request_context::panic_response))
         .layer(cors(&settings))

@@ -44,13 +44,10 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: &[&str], settings: Settings, api: Option<ApiSettings>) -> anyhow::Result<()> {
-    let api = || {
-        api.clone()
-            .context("the API's settings are read for this command")
-    };
+    const API: &str = "the API's settings are read for this command";
     match args {
         [] | ["serve"] => {
-            Application::build(api()?)
+            Application::build(api.context(API)?)
                 .await?
                 .run_until_stopped()
                 .await?;
@@ -96,7 +93,8 @@ async fn run(args: &[&str], settings: Settings, api: Option<ApiSettings>) -> any
                 .await
                 .context("connecting to PostgreSQL")?;
             let passwords = Passwords::new(1, 1, std::time::Duration::from_secs(60))?;
-            let outcome = bootstrap::ensure_first_admin(&pool, &passwords, &api()?).await?;
+            let outcome =
+                bootstrap::ensure_first_admin(&pool, &passwords, &api.context(API)?).await?;
             println!("{outcome:?}");
             if outcome == bootstrap::Outcome::NotConfigured {
                 bail!("set FIRST_ADMIN_EMAIL and FIRST_ADMIN_PASSWORD");

@@ -21,14 +21,6 @@ pub struct InvalidTransition {
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 5] = [
-        Self::Pending,
-        Self::Processing,
-        Self::Shipped,
-        Self::Delivered,
-        Self::Cancelled,
-    ];
-
     /// pending → processing | cancelled; processing → shipped | cancelled; shipped → delivered.
     /// Delivered and cancelled are final.
     pub fn transition(self, to: OrderStatus) -> Result<OrderStatus, InvalidTransition> {

@@ -3,7 +3,6 @@
 //! production checks (`production.rs`) stop the API, never the worker.
 
 use anyhow::{Context, bail};
-use secrecy::ExposeSecret;
 use std::{net::IpAddr, time::Duration};
 
 use super::{
@@ -34,7 +33,6 @@ pub struct ApiSettings {
     /// `password_hash_wait`, then get 503.
     pub password_hash_queue: usize,
     pub password_hash_wait: Duration,
-    pub request_timeout: Duration,
 }
 
 impl ApiSettings {
@@ -149,13 +147,8 @@ impl ApiSettings {
                 0..=1_000_000,
             )?,
             password_hash_wait: vars.millis("PASSWORD_HASH_WAIT_MS", 500, 0..=60_000)?,
-            request_timeout: core.request_timeout,
             core,
         })
-    }
-
-    pub fn signing_secret(&self) -> &str {
-        self.jwt.signing_key.secret.expose_secret()
     }
 }
 
@@ -192,6 +185,7 @@ fn parse_key_list(list: &str) -> anyhow::Result<Vec<JwtKey>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
     use std::collections::HashMap;
 
     fn settings(pairs: &[(&str, &str)]) -> anyhow::Result<ApiSettings> {

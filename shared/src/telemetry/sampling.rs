@@ -196,16 +196,7 @@ pub(super) fn request_ids() -> Option<(TraceId, SpanId)> {
 /// `traceresponse` (W3C Trace Context level 2) for the request whose context is `cx`: its
 /// trace id, its span id and whether it is sampled.
 pub fn traceresponse(cx: &Context) -> Option<String> {
-    let span = cx.span();
-    let context = span.span_context();
-    context.is_valid().then(|| {
-        format!(
-            "00-{}-{}-{:02x}",
-            context.trace_id(),
-            context.span_id(),
-            context.trace_flags().to_u8()
-        )
-    })
+    super::propagation::of_context(cx).map(|headers| headers.traceparent)
 }
 
 #[cfg(test)]
